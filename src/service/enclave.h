@@ -1,0 +1,50 @@
+// The whole enclave as an in-process object: keychain, keybag, tokens, access control and
+// diagnosis over one enclave home. The daemon owns one Enclave and opens a Session per client
+// connection; tests drive it directly.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "service/api.h"
+
+namespace enclave::service {
+
+// Who is on the other end of a session. The daemon fills it from SO_PEERCRED; it is an input to
+// access checks (only the home's owner is served today).
+struct Peer {
+  uint32_t uid = 0;
+  uint32_t pid = 0;
+  std::string executable;
+};
+
+struct EnclaveOptions {
+  std::filesystem::path home;  // $ENCLAVE_HOME
+  bool debug = false;          // allows fault injection ("enclave debug inject")
+};
+
+class Enclave;
+
+// One client's view: non-permanent keys and auth contexts live as long as the session.
+class Session : public Api {
+ public:
+  ~Session() override = default;
+};
+
+class Enclave {
+ public:
+  virtual ~Enclave() = default;
+  // Opens (creating on first use) the enclave in options.home: config, keybag, keychain.
+  static Result<std::unique_ptr<Enclave>> Open(const EnclaveOptions& options);
+  virtual std::unique_ptr<Session> OpenSession(const Peer& peer) = 0;
+  // Event subscription for watch requests: called for each new journal event (JSON).
+  using EventListener = std::function<void(const nlohmann::json& event)>;
+  virtual int Subscribe(EventListener listener) = 0;
+  virtual void Unsubscribe(int subscription) = 0;
+  virtual const std::filesystem::path& home() const = 0;
+};
+
+}  // namespace enclave::service
