@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/bytes.h"
 #include "common/result.h"
 
 namespace enclave::auth {
@@ -50,6 +51,12 @@ struct AccessPolicy {
   static Result<AccessPolicy> Deserialize(std::string_view text);
   // SecAccessControl-like description: "aku;osgn(cbio(pbioc(…)));odel(true)" (ids only, no secrets).
   std::string Describe(std::string_view protection_code) const;
+
+  // application-password: the stored form is "pbkdf2-sha256$<iterations>$<salt>$<hash>" (hex);
+  // put HashApplicationPassword's result in application_password_hash at creation.
+  static std::string HashApplicationPassword(ByteView password);
+  // Constant-time comparison; false for a malformed stored hash.
+  bool ApplicationPasswordMatches(ByteView password) const;
 };
 
 }  // namespace enclave::auth

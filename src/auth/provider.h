@@ -39,6 +39,9 @@ class BiometryProvider {
   virtual Status AuthenticateSlowly(std::string_view prompt) = 0;
   // Caveats to show in `enclave status` (what this provider cannot detect).
   virtual std::vector<std::string> Limitations() const = 0;
+  // Ends a running AuthenticateSlowly from another thread (the client went away or asked to
+  // stop); it then fails with LocalAuthentication -2. Providers that answer at once ignore it.
+  virtual void CancelAuthentication() {}
 };
 
 // The simulator's controls (`enclave biometry …`); the simulator persists them in the home.
@@ -63,11 +66,16 @@ struct AuthRequest {
   bool interaction_allowed = true;
   std::optional<SecureBytes> passcode;              // supplied by the client (pinentry / fd)
   std::optional<SecureBytes> application_password;
+  // Methods ("biometry", "passcode", "application-password") a reused authentication context
+  // still vouches for (AuthContextStore::Satisfied); they are not asked again.
+  std::vector<std::string> already_satisfied;
 };
 
 struct Evaluation {
   bool prompted = false;  // a user was asked
-  std::vector<std::string> satisfied;  // "biometry", "passcode", ...
+  // Methods proven by this evaluation or taken from the context ("biometry", "passcode",
+  // "application-password"); record them in the request's context for reuse.
+  std::vector<std::string> satisfied;
 };
 
 struct EvaluatorDeps {

@@ -80,6 +80,10 @@ class Keybag {
   virtual ~Keybag() = default;
   // Opens the keybag in `dir`, creating the device secret and class keys on first use.
   static Result<std::unique_ptr<Keybag>> Open(const std::filesystem::path& dir, KeybagOptions options);
+  // Starts over after the device secret was lost (e.g. the sealing token cannot unseal it): moves
+  // the old files aside (suffix ".broken-<unix time>") and creates a new keybag. Every blob sealed
+  // under the old keybag stays unrecoverable. Only the service calls this, on an explicit decision.
+  static Result<std::unique_ptr<Keybag>> Recreate(const std::filesystem::path& dir, KeybagOptions options);
 
   // Errors: AKS kNoPermission (cause device-locked / before-first-unlock) when the class is
   // unavailable; AKS kError (cause key-blob-corrupt) when the blob or aad do not authenticate;

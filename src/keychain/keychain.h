@@ -1,7 +1,9 @@
 // The keychain: key items in one SQLite database (WAL) per enclave home, found again by queries
 // on their attributes. It stores what the service gives it and interprets nothing: the key blob
 // is already sealed, and the access control is an opaque serialised policy.
-// Errors are OSStatus values: -25299 duplicate, -25300 not found, -36 I/O, -26275 corrupt db.
+// Errors are OSStatus values: -25299 duplicate, -25300 not found, -36 I/O, -26275 corrupt db,
+// -34019 (errSecUpgradePending) for a file written by a newer enclave.
+// Thread-safe: one connection, every call serialised.
 #pragma once
 
 #include <cstdint>
@@ -65,7 +67,7 @@ struct ItemUpdate {
 };
 
 struct Event {
-  int64_t time_ms = 0;
+  int64_t time_ms = 0;  // set to now by AppendEvent when 0
   std::string kind;   // "biometry-reset", "enrollment-changed", "passcode-removed", "keybag-repaired", ...
   std::string cause;  // catalog cause id
   std::vector<std::string> kids;
@@ -82,6 +84,8 @@ class Keychain {
   // errSecDuplicateItem when class, application label, application tag, type, size, access
   // group and token all equal an existing item's; nothing is written then.
   virtual Result<KeyItem> Add(KeyItem item) = 0;
+  // Adds every item in one transaction (imports, bulk creation): all are added or none.
+  virtual Result<std::vector<KeyItem>> AddAll(std::vector<KeyItem> items);
   // errSecItemNotFound when nothing matches.
   virtual Result<std::vector<KeyItem>> Find(const ItemQuery& query) const = 0;
   // Applies `update` to every match (count returned); -25300 when nothing matches,
@@ -105,6 +109,9 @@ class Keychain {
   virtual Status SetSealedBlobForTesting(int64_t persistent_id, const Bytes& blob) = 0;
   // Fault injection: raw SQL on the database (e.g. editing a policy by hand).
   virtual Status ExecForTesting(const std::string& sql) = 0;
+  // The query plan SQLite picks for Find(query), one line per step (EXPLAIN QUERY PLAN), so a
+  // test can prove a lookup is served by an index.
+  virtual Result<std::string> ExplainFindForTesting(const ItemQuery& query) const;
 };
 
 }  // namespace enclave::keychain

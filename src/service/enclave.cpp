@@ -1,1 +1,157 @@
-// Implementation pending.
+#include <sys/stat.h>
+
+#include <chrono>
+
+#include "crypto/ec.h"
+#include "service/enclave_impl.h"
+
+namespace enclave::service {
+namespace fs = std::filesystem;
+
+Result<std::unique_ptr<Enclave>> Enclave::Open(const EnclaveOptions& options) {
+  ASSIGN_OR_RETURN(auto impl, EnclaveImpl::Create(options));
+  return std::unique_ptr<Enclave>(std::move(impl));
+}
+
+EnclaveImpl::EnclaveImpl(EnclaveOptions options) : options_(std::move(options)) {}
+EnclaveImpl::~EnclaveImpl() = default;
+
+Result<std::unique_ptr<EnclaveImpl>> EnclaveImpl::Create(const EnclaveOptions& options) {
+  if (options.home.empty()) return OSStatusError(errsec::kParam, "no enclave home given").WithCause("bad-parameter");
+  std::unique_ptr<EnclaveImpl> e(new EnclaveImpl(options));
+  RETURN_IF_ERROR(e->Init());
+  return e;
+}
+
+keybag::KeybagOptions EnclaveImpl::KeybagOptionsFromConfig() {
+  keybag::KeybagOptions o;
+  o.max_failed_attempts = config_.passcode_max_attempts();
+  o.lockout_duration = std::chrono::seconds(config_.passcode_lockout_seconds());
+  return o;
+}
+
+Status EnclaveImpl::Init() {
+  std::error_code ec;
+  fs::create_directories(options_.home, ec);
+  if (ec) return OSStatusError(errsec::kIO, "cannot create the enclave home: " + ec.message()).WithCause("database-io");
+  ::chmod(options_.home.c_str(), 0700);
+  ASSIGN_OR_RETURN(config_, Config::Load(options_.home / "config.json"));
+  fs::create_directories(options_.home / "keybag", ec);
+  ::chmod((options_.home / "keybag").c_str(), 0700);
+  ASSIGN_OR_RETURN(keybag_, keybag::Keybag::Open(options_.home / "keybag", KeybagOptionsFromConfig()));
+  ASSIGN_OR_RETURN(keychain_, keychain::Keychain::Open(options_.home / "keychain.db"));
+  return OpenProviders();
+}
+
+Status EnclaveImpl::OpenProviders() {
+  biometry_.reset();
+  simulator_.reset();
+  const std::string kind = config_.biometry();
+  if (kind == "simulator") {
+    ASSIGN_OR_RETURN(auto sim, auth::BiometrySimulator::Open((options_.home / "biometry-simulator.json").string()));
+    simulator_ = std::shared_ptr<auth::BiometrySimulator>(std::move(sim));
+    biometry_ = simulator_;
+  } else if (kind == "fprintd") {
+    std::string user = config_.Get("fprintd-user").ok() ? *config_.Get("fprintd-user") : "";
+    if (user.empty()) {
+      const char* u = std::getenv("USER");
+      user = u != nullptr ? u : "root";
+    }
+    auto fp = auth::OpenFprintd(user);
+    // A missing reader is reported when a key needs it, not at startup.
+    if (fp.ok()) biometry_ = std::shared_ptr<auth::BiometryProvider>(std::move(fp).value());
+  }
+  return Ok();
+}
+
+Result<token::Token*> EnclaveImpl::GetToken(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = tokens_.find(id);
+  if (it != tokens_.end()) return it->second.get();
+  token::TokenConfig tc;
+  tc.tpm2_tcti = config_.tpm2_tcti();
+  if (id == "tpm2" && tc.tpm2_tcti.empty()) tc.tpm2_tcti = "device:/dev/tpmrm0";
+  ASSIGN_OR_RETURN(auto token, token::OpenToken(id, tc));
+  token::Token* raw = token.get();
+  tokens_[id] = std::move(token);
+  return raw;
+}
+
+std::shared_ptr<auth::BiometryProvider> EnclaveImpl::biometry() {
+  std::lock_guard lock(mu_);
+  return biometry_;
+}
+
+Result<std::shared_ptr<auth::BiometrySimulator>> EnclaveImpl::simulator() {
+  std::lock_guard lock(mu_);
+  if (!simulator_) {
+    return OSStatusError(errsec::kParam,
+                         "the biometry simulator is not enabled (enclave config set biometry simulator)")
+        .WithCause("bad-parameter");
+  }
+  return simulator_;
+}
+
+Result<auth::BiometryState> EnclaveImpl::BiometryStateNow() {
+  auto provider = biometry();
+  if (!provider) return auth::BiometryState{};
+  return provider->State();
+}
+
+Config EnclaveImpl::config() {
+  std::lock_guard lock(mu_);
+  return config_;
+}
+
+Status EnclaveImpl::SetConfig(const std::string& key, const std::string& value) {
+  std::lock_guard lock(mu_);
+  RETURN_IF_ERROR(config_.Set(key, value));
+  if (key == "biometry" || key == "fprintd-user") return OpenProviders();
+  if (key == "tpm2-tcti") tokens_.erase("tpm2");  // reopened with the new TCTI on next use
+  return Ok();
+}
+
+std::unique_ptr<Session> MakeSession(EnclaveImpl& enclave, const Peer& peer);
+
+std::unique_ptr<Session> EnclaveImpl::OpenSession(const Peer& peer) { return MakeSession(*this, peer); }
+
+int EnclaveImpl::Subscribe(EventListener listener) {
+  std::lock_guard lock(mu_);
+  int id = next_listener_++;
+  listeners_[id] = std::move(listener);
+  return id;
+}
+
+void EnclaveImpl::Unsubscribe(int subscription) {
+  std::lock_guard lock(mu_);
+  listeners_.erase(subscription);
+}
+
+static int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+nlohmann::json EventToJson(const keychain::Event& e) {
+  return {{"time", e.time_ms}, {"kind", e.kind}, {"cause", e.cause}, {"kids", e.kids}, {"details", e.details}};
+}
+
+void EnclaveImpl::RecordEvent(const std::string& kind, const std::string& cause,
+                              const std::vector<std::string>& kids, nlohmann::json details) {
+  keychain::Event e;
+  e.time_ms = NowMs();
+  e.kind = kind;
+  e.cause = cause;
+  e.kids = kids;
+  e.details = std::move(details);
+  (void)keychain_->AppendEvent(e);
+  std::map<int, EventListener> listeners;
+  {
+    std::lock_guard lock(mu_);
+    listeners = listeners_;
+  }
+  const auto j = EventToJson(e);
+  for (auto& [id, l] : listeners) l(j);
+}
+
+}  // namespace enclave::service

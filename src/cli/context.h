@@ -1,0 +1,81 @@
+// What every command shares: the environment, the --json switch, output and error printing,
+// file helpers, key selectors and the passcode-retry rule. Internal to the cli layer.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+
+namespace enclave::cli {
+
+struct Context {
+  Environment& env;
+  bool json = false;
+  int status = 0;
+
+  // Prints a successful result: the JSON document with --json, else `human` (or a rendering of
+  // the document when `human` is empty). Returns 0.
+  int Print(const nlohmann::json& doc, const std::string& human = "");
+  // Prints an error and returns 1.
+  int Fail(const Error& e);
+  Result<Api*> Connect() { return env.connect ? env.connect() : Result<Api*>(NoEnclave()); }
+  static Error NoEnclave();
+};
+
+// Renders a JSON document as indented "key: value" lines for people.
+std::string HumanJson(const nlohmann::json& doc, int indent = 0);
+
+Result<Bytes> ReadFileBytes(const std::string& path);
+Status WriteFileBytes(const std::string& path, ByteView data);
+// Reads one line (without the line end) from the environment's input, for --passcode-stdin.
+Result<SecureBytes> ReadSecretLine(Environment& env, const std::string& what);
+
+// Key selection options shared by every command that names keys.
+struct Selector {
+  std::string label, application_label, application_label_hex, application_tag, application_tag_hex, kid, token,
+      access_group;
+  std::vector<CLI::Option*> options;
+
+  void AddTo(CLI::App* cmd);
+  bool empty() const;
+  Result<KeyQuery> ToQuery(bool match_all) const;
+};
+
+// Text or hex into bytes, for --application-label[-hex] and --application-tag[-hex].
+Result<std::optional<Bytes>> TextOrHex(const CLI::Option* text_opt, const std::string& text,
+                                       const CLI::Option* hex_opt, const std::string& hex, const std::string& what);
+
+// Runs a private-key operation; when it fails with errSecAuthNeeded and user_info.needs ==
+// "passcode", asks for the passcode (stdin line or pinentry) and retries once.
+template <typename T, typename Op>
+Result<T> WithPasscodeRetry(Context& ctx, AuthOptions& auth, bool passcode_stdin, Op&& op);
+
+Status AskPasscodeInto(Context& ctx, AuthOptions& auth, bool passcode_stdin);
+bool NeedsPasscode(const Error& e);
+
+template <typename T, typename Op>
+Result<T> WithPasscodeRetry(Context& ctx, AuthOptions& auth, bool passcode_stdin, Op&& op) {
+  Result<T> r = op(auth);
+  if (r.ok() || !NeedsPasscode(r.error()) || auth.passcode.has_value()) return r;
+  RETURN_IF_ERROR(AskPasscodeInto(ctx, auth, passcode_stdin));
+  return op(auth);
+}
+
+// Command groups register their subcommands on the app; each callback sets ctx.status.
+void AddKeyCommands(CLI::App& app, Context& ctx);
+void AddOperationCommands(CLI::App& app, Context& ctx);
+void AddAdminCommands(CLI::App& app, Context& ctx);
+void AddLocalCommands(CLI::App& app, Context& ctx);
+
+// Writes Admin("sysdiagnose")'s files plus the CLI's own version file into a .tar.gz.
+Status WriteDiagnosticsBundle(const nlohmann::json& report, const std::string& out_path);
+// The CLI's version facts (also in the bundle).
+nlohmann::json CliVersionInfo();
+
+}  // namespace enclave::cli

@@ -1,0 +1,49 @@
+// enclaved's structured log: one JSON object per line in <home>/logs/enclaved.log, rotated past
+// kMaxLogBytes with kKeptLogs older files (enclaved.log.1 is the newest). Entries name keys by kid
+// only and never hold request data, signatures, secrets, passcodes or admin arguments: callers
+// hand over fields, and only the fields below are ever written.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace enclave::daemon {
+
+inline constexpr uintmax_t kMaxLogBytes = 1 << 20;
+inline constexpr int kKeptLogs = 3;
+
+struct RequestLogEntry {
+  uint32_t peer_pid = 0;
+  uint32_t peer_uid = 0;
+  std::string request;                // kind: "sign", "admin", ...
+  std::optional<std::string> command;  // the admin command's name (never its arguments)
+  std::vector<std::string> kids;
+  std::optional<Error> error;  // nullopt: ok
+  double duration_ms = 0;
+};
+
+class RequestLog {
+ public:
+  // Creates <home>/logs (0700). Logging never fails a request: write errors are dropped.
+  explicit RequestLog(const std::filesystem::path& home);
+  void Request(const RequestLogEntry& entry);
+  // Lifecycle lines: {"event":"start"|"stop", ...}.
+  void Event(const std::string& event, const std::string& detail = "");
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  void WriteLine(const std::string& line);
+  void RotateIfNeeded();
+
+  std::mutex mu_;
+  std::filesystem::path path_;
+};
+
+}  // namespace enclave::daemon

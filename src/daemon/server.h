@@ -1,0 +1,83 @@
+// enclaved's socket server: one listening Unix socket in the enclave home, a thread and a
+// service::Session per connection, requests served one at a time per connection. Only the home's
+// owner (same uid, from SO_PEERCRED) is served.
+//
+// Lifecycle: Listen() takes the home (lock, socket) in the process that will daemonize; Start()
+// opens the enclave in the final process; Run() serves until Stop(), a signal on the signal fd or
+// a Shutdown request, then closes every connection and removes the socket and the pid file.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "common/result.h"
+#include "daemon/request_log.h"
+#include "daemon/unique_fd.h"
+#include "service/enclave.h"
+
+namespace enclave::daemon {
+
+struct ServerOptions {
+  std::filesystem::path home;
+  bool debug = false;
+  size_t max_connections = 128;
+  // How long a begun frame may take to arrive, and a reply to be taken by the peer.
+  std::chrono::milliseconds frame_timeout{10000};
+  std::chrono::milliseconds send_timeout{10000};
+};
+
+class Server {
+ public:
+  // Creates the home (0700), takes its lock (the pid file, flock'ed for the daemon's life),
+  // clears a stale socket and listens. Another live daemon: errSecNotAvailable (cause
+  // "daemon-unavailable") with user_info {"already_running": true, "pid"}.
+  static Result<std::unique_ptr<Server>> Listen(const ServerOptions& options);
+  ~Server();
+
+  // Opens the enclave and writes this process's pid into the pid file.
+  Status Start();
+  // Serves until stopped. `signal_fd` (a signalfd, or -1) stops it when readable.
+  void Run(int signal_fd = -1);
+  // Thread-safe; Run() returns soon after.
+  void Stop();
+
+  const std::filesystem::path& socket_path() const { return socket_path_; }
+  RequestLog& log() { return log_; }
+
+ private:
+  struct Connection {
+    UniqueFd fd;
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+
+  explicit Server(const ServerOptions& options);
+  void Accept();
+  void Serve(Connection* connection);
+  // Streams events to a watching connection until it closes or the server stops.
+  void ServeWatch(int fd, uint64_t id);
+  void ReapFinished();
+  void CloseAll();
+  void RemoveFiles();
+
+  ServerOptions options_;
+  std::filesystem::path socket_path_, pid_path_;
+  UniqueFd listen_fd_, lock_fd_, wake_read_, wake_write_;
+  RequestLog log_;
+  std::unique_ptr<service::Enclave> enclave_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::list<std::unique_ptr<Connection>> connections_;
+  bool files_removed_ = false;
+};
+
+// Process hardening for a daemon that holds keys: no core dumps, no ptrace by same-uid
+// processes, and memory locked when the limits allow it (best effort, never fatal).
+void HardenProcess();
+
+}  // namespace enclave::daemon

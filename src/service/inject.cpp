@@ -1,0 +1,101 @@
+#include "service/inject.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "crypto/ec.h"
+
+namespace enclave::service {
+namespace {
+
+Error Bad(const std::string& what) { return OSStatusError(errsec::kParam, what).WithCause("bad-parameter"); }
+
+Result<keychain::KeyItem> ItemByKid(EnclaveImpl& enclave, const nlohmann::json& args) {
+  if (!args.contains("kid") || !args["kid"].is_string()) return Bad("this fault needs --kid");
+  keychain::ItemQuery q;
+  q.kid = args["kid"].get<std::string>();
+  ASSIGN_OR_RETURN(auto items, enclave.keychain().Find(q));
+  return items.front();
+}
+
+// Overwrites one page in the middle of the database file with random bytes, after moving
+// everything from the WAL into the file, and drops the connection's cached pages.
+Status CorruptDatabasePage(EnclaveImpl& enclave) {
+  RETURN_IF_ERROR(enclave.keychain().ExecForTesting("PRAGMA wal_checkpoint(TRUNCATE)"));
+  const auto path = enclave.home() / "keychain.db";
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return OSStatusError(errsec::kIO, "cannot open the database file").WithCause("database-io");
+  const off_t size = ::lseek(fd, 0, SEEK_END);
+  const off_t page = 4096;
+  const off_t pages = size / page;
+  Status st;
+  if (pages < 2) {
+    st = Bad("the database is too small to corrupt a page other than the header");
+  } else {
+    const Bytes garbage = crypto::RandomBytes(static_cast<size_t>(page));
+    const off_t target = (pages / 2 < 1 ? 1 : pages / 2) * page;
+    if (::pwrite(fd, garbage.data(), garbage.size(), target) != static_cast<ssize_t>(garbage.size())) {
+      st = OSStatusError(errsec::kIO, "cannot write the database file").WithCause("database-io");
+    }
+  }
+  ::fsync(fd);
+  ::close(fd);
+  RETURN_IF_ERROR(st);
+  return enclave.keychain().ExecForTesting("PRAGMA shrink_memory");
+}
+
+}  // namespace
+
+Result<nlohmann::json> InjectFault(EnclaveImpl& enclave, SessionImpl& session, const nlohmann::json& args) {
+  (void)session;
+  if (!enclave.debug()) {
+    return OSStatusError(errsec::kMissingEntitlement,
+                         "fault injection is refused: start the daemon with --debug (enclave daemon start --debug)")
+        .WithCause("debug-disabled");
+  }
+  if (!args.is_object() || !args.contains("fault") || !args["fault"].is_string()) return Bad("missing fault name");
+  const std::string fault = args["fault"];
+  std::vector<std::string> kids;
+  if (fault == "biometry-reset" || fault == "enrollment-change") {
+    ASSIGN_OR_RETURN(auto sim, enclave.simulator());
+    if (fault == "biometry-reset") {
+      RETURN_IF_ERROR(sim->Reset());
+    } else {
+      RETURN_IF_ERROR(sim->Enroll("injected-" + HexEncode(crypto::RandomBytes(4))));
+    }
+    enclave.NoteBiometryChange();
+  } else if (fault == "class-key-corrupt") {
+    std::string code = args.value("class", "aku");
+    std::optional<keybag::ProtectionClass> pclass;
+    for (auto c : keybag::AllProtectionClasses()) {
+      if (keybag::PlatformCode(c) == code || keybag::AccessibleName(c) == code) pclass = c;
+    }
+    if (!pclass) return Bad("unknown protection class '" + code + "'");
+    RETURN_IF_ERROR(enclave.keybag().CorruptClassKeyForTesting(*pclass));
+    keychain::ItemQuery q;
+    q.accessible = keybag::PlatformCode(*pclass);
+    q.match_all = true;
+    if (auto items = enclave.keychain().Find(q); items.ok()) {
+      for (const auto& i : *items) kids.push_back(i.kid);
+    }
+    enclave.RecordEvent("class-key-damaged", "class-key-lost", kids, {{"class", keybag::PlatformCode(*pclass)}});
+  } else if (fault == "blob-flip" || fault == "blob-missing") {
+    ASSIGN_OR_RETURN(keychain::KeyItem item, ItemByKid(enclave, args));
+    Bytes blob = item.sealed_blob;
+    if (fault == "blob-missing") {
+      blob.clear();
+    } else if (!blob.empty()) {
+      blob[blob.size() / 2] ^= 0x5a;
+    }
+    RETURN_IF_ERROR(enclave.keychain().SetSealedBlobForTesting(item.persistent_id, blob));
+    kids.push_back(item.kid);
+  } else if (fault == "db-page-corrupt") {
+    RETURN_IF_ERROR(CorruptDatabasePage(enclave));
+  } else {
+    return Bad("unknown fault '" + fault +
+               "' (biometry-reset, enrollment-change, class-key-corrupt, blob-flip, blob-missing, db-page-corrupt)");
+  }
+  return nlohmann::json{{"fault", fault}, {"kids", kids}};
+}
+
+}  // namespace enclave::service

@@ -1,0 +1,259 @@
+#include "service/session.h"
+
+#include <algorithm>
+
+#include "crypto/algorithm.h"
+#include "crypto/ec.h"
+
+namespace enclave::service {
+
+std::unique_ptr<Session> MakeSession(EnclaveImpl& enclave, const Peer& peer) {
+  auto ephemeral = keychain::Keychain::OpenInMemory();
+  if (!ephemeral.ok()) return nullptr;
+  return std::make_unique<SessionImpl>(enclave, peer, std::move(ephemeral).value());
+}
+
+SessionImpl::SessionImpl(EnclaveImpl& enclave, Peer peer, std::unique_ptr<keychain::Keychain> ephemeral)
+    : enclave_(enclave), peer_(std::move(peer)), ephemeral_(std::move(ephemeral)) {}
+
+Result<KeyInfo> SessionImpl::CreateKey(const KeySpec& spec) {
+  ASSIGN_OR_RETURN(keychain::KeyItem item, enclave_.GenerateItem(spec));
+  keychain::Keychain& store = spec.permanent ? enclave_.keychain() : *ephemeral_;
+  ASSIGN_OR_RETURN(keychain::KeyItem stored, store.Add(std::move(item)));
+  return ToKeyInfo(stored, enclave_.Describe(stored));
+}
+
+Result<std::vector<KeyInfo>> SessionImpl::FindKeys(const KeyQuery& query) {
+  std::vector<KeyInfo> out;
+  for (keychain::Keychain* store : {&enclave_.keychain(), ephemeral_.get()}) {
+    auto found = store->Find(ToItemQuery(query));
+    if (!found.ok()) {
+      if (found.error().code == errsec::kItemNotFound) continue;
+      return found.error();
+    }
+    for (const auto& item : *found) out.push_back(ToKeyInfo(item, enclave_.Describe(item)));
+    if (!query.match_all && !out.empty()) break;
+  }
+  if (out.empty()) return OSStatusError(errsec::kItemNotFound, "no matching items found").WithCause("item-not-found");
+  return out;
+}
+
+Result<keychain::KeyItem> SessionImpl::FindOne(const KeyQuery& query) {
+  KeyQuery one = query;
+  one.match_all = false;
+  for (keychain::Keychain* store : {&enclave_.keychain(), ephemeral_.get()}) {
+    auto found = store->Find(ToItemQuery(one));
+    if (found.ok() && !found->empty()) return found->front();
+    if (!found.ok() && found.error().code != errsec::kItemNotFound) return found.error();
+  }
+  return OSStatusError(errsec::kItemNotFound, "no matching items found").WithCause("item-not-found");
+}
+
+Result<int> SessionImpl::UpdateKeys(const KeyQuery& query, const KeyChanges& changes) {
+  keychain::ItemUpdate update;
+  update.label = changes.label;
+  update.application_tag = changes.application_tag;
+  update.can_sign = changes.can_sign;
+  update.can_derive = changes.can_derive;
+  update.can_decrypt = changes.can_decrypt;
+  KeyQuery all = query;
+  all.match_all = true;
+  int count = 0;
+  for (keychain::Keychain* store : {&enclave_.keychain(), ephemeral_.get()}) {
+    auto n = store->Update(ToItemQuery(all), update);
+    if (n.ok()) count += *n;
+    else if (n.error().code != errsec::kItemNotFound) return n.error();
+  }
+  if (count == 0) return OSStatusError(errsec::kItemNotFound, "no matching items found").WithCause("item-not-found");
+  return count;
+}
+
+Result<int> SessionImpl::DeleteKeys(const KeyQuery& query) {
+  KeyQuery all = query;
+  all.match_all = true;
+  int count = 0;
+  for (keychain::Keychain* store : {&enclave_.keychain(), ephemeral_.get()}) {
+    auto n = store->Delete(ToItemQuery(all));
+    if (n.ok()) count += *n;
+    else if (n.error().code != errsec::kItemNotFound) return n.error();
+  }
+  if (count == 0) return OSStatusError(errsec::kItemNotFound, "no matching items found").WithCause("item-not-found");
+  return count;
+}
+
+namespace {
+
+Status CheckAlgorithm(const crypto::Algorithm& alg, crypto::Operation op, const char* what) {
+  if (alg.operation != op) {
+    return OSStatusError(errsec::kParam, "algorithm " + alg.name + " is not " + what).WithCause("unsupported-algorithm");
+  }
+  return Ok();
+}
+
+Status CheckCapability(bool allowed, const char* attribute) {
+  if (!allowed) {
+    return OSStatusError(errsec::kParam, std::string("algorithm not supported by the key: its ") + attribute +
+                                             " attribute is false")
+        .WithCause("unsupported-algorithm");
+  }
+  return Ok();
+}
+
+// Which methods a policy needs, for reusing an evaluated authentication context.
+bool ContextCovers(const auth::AccessPolicy& policy, const std::vector<std::string>& satisfied) {
+  auto has = [&](const std::string& m) { return std::find(satisfied.begin(), satisfied.end(), m) != satisfied.end(); };
+  std::vector<bool> needs;
+  if (policy.flags & auth::flag::kUserPresence) needs.push_back(has("biometry") || has("passcode"));
+  if (policy.needs_biometry()) needs.push_back(has("biometry"));
+  if (policy.flags & auth::flag::kDevicePasscode) needs.push_back(has("passcode"));
+  if (policy.flags & auth::flag::kApplicationPassword) needs.push_back(has("application-password"));
+  if (needs.empty()) return true;
+  if (policy.flags & auth::flag::kOr) return std::find(needs.begin(), needs.end(), true) != needs.end();
+  return std::find(needs.begin(), needs.end(), false) == needs.end();
+}
+
+}  // namespace
+
+Result<auth::Evaluation> SessionImpl::Authenticate(const keychain::KeyItem& item, const AuthOptions& options) {
+  ASSIGN_OR_RETURN(auth::AccessPolicy policy, auth::AccessPolicy::Deserialize(item.access_control));
+  if (options.context_id) {
+    std::lock_guard lock(mu_);
+    auto it = contexts_.find(*options.context_id);
+    if (it == contexts_.end()) {
+      return AuthError(laerror::kInvalidContext, "the authentication context is not valid").WithCause("authentication-failed");
+    }
+    const AuthContext& ctx = it->second;
+    if (ctx.evaluated_at && std::chrono::steady_clock::now() - *ctx.evaluated_at <= ctx.reuse &&
+        ContextCovers(policy, ctx.satisfied)) {
+      return auth::Evaluation{false, ctx.satisfied};
+    }
+  }
+  auth::AuthRequest request;
+  request.operation_prompt = options.operation_prompt;
+  request.interaction_allowed = options.interaction_allowed;
+  request.passcode = options.passcode;
+  request.application_password = options.application_password;
+  auto provider = enclave_.biometry();
+  auth::EvaluatorDeps deps;
+  deps.biometry = provider.get();
+  deps.passcode_set = enclave_.keybag().State().passcode_set;
+  deps.verify_passcode = [this](const SecureBytes& p) { return enclave_.keybag().VerifyPasscode(p); };
+  ASSIGN_OR_RETURN(auth::Evaluation evaluation, auth::Evaluate(policy, request, deps));
+  if (options.context_id) {
+    std::lock_guard lock(mu_);
+    auto it = contexts_.find(*options.context_id);
+    if (it != contexts_.end() && evaluation.prompted) {
+      it->second.evaluated_at = std::chrono::steady_clock::now();
+      it->second.satisfied = evaluation.satisfied;
+    }
+  }
+  return evaluation;
+}
+
+Result<OperationResult> SessionImpl::PrivateOperation(const keychain::KeyItem& item, const std::string& operation,
+                                                      const AuthOptions& auth, const KeyUse& use) {
+  RETURN_IF_ERROR(enclave_.CheckUsable(item, operation));
+  ASSIGN_OR_RETURN(auth::Evaluation evaluation, Authenticate(item, auth));
+  auto unwrapped = enclave_.Unwrap(item, operation);
+  if (!unwrapped.ok()) {
+    Error e = std::move(unwrapped).error();
+    e.prompted = evaluation.prompted;
+    return e;
+  }
+  auto output = use(*unwrapped->key);
+  if (!output.ok()) {
+    Error e = std::move(output).error();
+    if (e.domain == domain::kCryptoTokenKit || e.domain == domain::kTPM) e = enclave_.TokenRefusal(item, operation, e);
+    e.prompted = evaluation.prompted;
+    return e;
+  }
+  OperationResult r;
+  r.kid = item.kid;
+  r.output = std::move(output).value();
+  r.prompted = evaluation.prompted;
+  return r;
+}
+
+Result<OperationResult> SessionImpl::Sign(const KeyQuery& key, const std::string& algorithm, const Bytes& input,
+                                          const AuthOptions& auth) {
+  ASSIGN_OR_RETURN(crypto::Algorithm alg, crypto::FindAlgorithm(algorithm));
+  RETURN_IF_ERROR(CheckAlgorithm(alg, crypto::Operation::kSign, "a signature algorithm"));
+  ASSIGN_OR_RETURN(Bytes digest, crypto::SignatureInputDigest(alg, input));
+  ASSIGN_OR_RETURN(keychain::KeyItem item, FindOne(key));
+  RETURN_IF_ERROR(CheckCapability(item.can_sign, "can-sign"));
+  auto result = PrivateOperation(item, "sign digest", auth, [&](token::Key& k) -> Result<Bytes> {
+    ASSIGN_OR_RETURN(Bytes der, k.SignDigestSlowly(digest));
+    return crypto::SignatureOutput(alg, der);
+  });
+  if (result.ok()) result->algorithm = alg.name;
+  return result;
+}
+
+Result<OperationResult> SessionImpl::Decrypt(const KeyQuery& key, const std::string& algorithm,
+                                             const Bytes& ciphertext, const AuthOptions& auth) {
+  ASSIGN_OR_RETURN(crypto::Algorithm alg, crypto::FindAlgorithm(algorithm));
+  RETURN_IF_ERROR(CheckAlgorithm(alg, crypto::Operation::kEncrypt, "an encryption algorithm"));
+  ASSIGN_OR_RETURN(crypto::EcPublicKey ephemeral, crypto::EciesEphemeralKey(ciphertext));
+  ASSIGN_OR_RETURN(keychain::KeyItem item, FindOne(key));
+  RETURN_IF_ERROR(CheckCapability(item.can_decrypt, "can-decrypt"));
+  const Bytes peer = ephemeral.X963();
+  auto result = PrivateOperation(item, "compute shared secret", auth, [&](token::Key& k) -> Result<Bytes> {
+    ASSIGN_OR_RETURN(SecureBytes z, k.ComputeSharedSecretSlowly(peer));
+    ASSIGN_OR_RETURN(SecureBytes plain, crypto::EciesDecryptWithSharedSecret(alg, ciphertext, z));
+    return Bytes(plain.data(), plain.data() + plain.size());
+  });
+  if (result.ok()) result->algorithm = alg.name;
+  return result;
+}
+
+Result<OperationResult> SessionImpl::KeyExchange(const KeyQuery& key, const std::string& algorithm,
+                                                 const Bytes& peer_public_key, std::optional<size_t> requested_size,
+                                                 const Bytes& shared_info, const AuthOptions& auth) {
+  ASSIGN_OR_RETURN(crypto::Algorithm alg, crypto::FindAlgorithm(algorithm));
+  RETURN_IF_ERROR(CheckAlgorithm(alg, crypto::Operation::kKeyExchange, "a key exchange algorithm"));
+  if (alg.kdf && !requested_size) {
+    return OSStatusError(errsec::kParam, "algorithm " + alg.name + " needs a requested size").WithCause("bad-parameter");
+  }
+  ASSIGN_OR_RETURN(crypto::EcPublicKey peer, crypto::EcPublicKey::Parse(peer_public_key));
+  ASSIGN_OR_RETURN(keychain::KeyItem item, FindOne(key));
+  RETURN_IF_ERROR(CheckCapability(item.can_derive, "can-derive"));
+  const Bytes point = peer.X963();
+  auto result = PrivateOperation(item, "compute shared secret", auth, [&](token::Key& k) -> Result<Bytes> {
+    ASSIGN_OR_RETURN(SecureBytes z, k.ComputeSharedSecretSlowly(point));
+    ASSIGN_OR_RETURN(SecureBytes out, crypto::KeyExchangeOutput(alg, z, requested_size, shared_info));
+    return Bytes(out.data(), out.data() + out.size());
+  });
+  if (result.ok()) result->algorithm = alg.name;
+  return result;
+}
+
+Result<Bytes> SessionImpl::ExportPrivateKey(const KeyQuery& key) {
+  ASSIGN_OR_RETURN(keychain::KeyItem item, FindOne(key));
+  return OSStatusError(errsec::kUnimplemented, enclave_.Describe(item) + ": export not implemented for key")
+      .WithCause("unimplemented");
+}
+
+Result<std::string> SessionImpl::CreateAuthContext(int reuse_seconds) {
+  if (reuse_seconds < 0 || reuse_seconds > 300) {
+    return OSStatusError(errsec::kParam, "reuse duration must be 0..300 seconds").WithCause("bad-parameter");
+  }
+  std::string id = HexEncode(crypto::RandomBytes(16));
+  std::lock_guard lock(mu_);
+  contexts_[id].reuse = std::chrono::seconds(reuse_seconds);
+  return id;
+}
+
+Status SessionImpl::InvalidateAuthContext(const std::string& context_id) {
+  std::lock_guard lock(mu_);
+  if (contexts_.erase(context_id) == 0) {
+    return AuthError(laerror::kInvalidContext, "no such authentication context").WithCause("authentication-failed");
+  }
+  return Ok();
+}
+
+Result<nlohmann::json> SessionImpl::Admin(const std::string& command, const nlohmann::json& args,
+                                          const std::vector<SecureBytes>& secrets) {
+  return RunAdmin(enclave_, *this, command, args, secrets);
+}
+
+}  // namespace enclave::service

@@ -1,0 +1,62 @@
+// One client's session over the Enclave: non-permanent keys and authentication contexts live as
+// long as it does. Implements every Api operation with every check.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+
+#include "service/enclave_impl.h"
+
+namespace enclave::service {
+
+class SessionImpl : public Session {
+ public:
+  SessionImpl(EnclaveImpl& enclave, Peer peer, std::unique_ptr<keychain::Keychain> ephemeral);
+
+  Result<KeyInfo> CreateKey(const KeySpec& spec) override;
+  Result<std::vector<KeyInfo>> FindKeys(const KeyQuery& query) override;
+  Result<int> UpdateKeys(const KeyQuery& query, const KeyChanges& changes) override;
+  Result<int> DeleteKeys(const KeyQuery& query) override;
+  Result<OperationResult> Sign(const KeyQuery& key, const std::string& algorithm, const Bytes& input,
+                               const AuthOptions& auth) override;
+  Result<OperationResult> Decrypt(const KeyQuery& key, const std::string& algorithm, const Bytes& ciphertext,
+                                  const AuthOptions& auth) override;
+  Result<OperationResult> KeyExchange(const KeyQuery& key, const std::string& algorithm,
+                                      const Bytes& peer_public_key, std::optional<size_t> requested_size,
+                                      const Bytes& shared_info, const AuthOptions& auth) override;
+  Result<Bytes> ExportPrivateKey(const KeyQuery& key) override;
+  Result<std::string> CreateAuthContext(int reuse_seconds) override;
+  Status InvalidateAuthContext(const std::string& context_id) override;
+  Result<nlohmann::json> Admin(const std::string& command, const nlohmann::json& args,
+                               const std::vector<SecureBytes>& secrets) override;
+  Result<ReenrollResult> Reenroll(const KeyQuery& key, const AuthOptions& auth) override;
+
+  // Runs `use` on the unsealed key after every check and the user's authentication.
+  using KeyUse = std::function<Result<Bytes>(token::Key&)>;
+  Result<OperationResult> PrivateOperation(const keychain::KeyItem& item, const std::string& operation,
+                                           const AuthOptions& auth, const KeyUse& use);
+  // The first item matching (permanent keys first, then this session's).
+  Result<keychain::KeyItem> FindOne(const KeyQuery& query);
+  keychain::Keychain* ephemeralStore() { return ephemeral_.get(); }
+
+ private:
+  struct AuthContext {
+    std::chrono::seconds reuse{0};
+    std::optional<std::chrono::steady_clock::time_point> evaluated_at;
+    std::vector<std::string> satisfied;
+  };
+  Result<auth::Evaluation> Authenticate(const keychain::KeyItem& item, const AuthOptions& options);
+
+  EnclaveImpl& enclave_;
+  Peer peer_;
+  std::unique_ptr<keychain::Keychain> ephemeral_;  // non-permanent keys
+  std::mutex mu_;
+  std::map<std::string, AuthContext> contexts_;
+};
+
+Result<nlohmann::json> RunAdmin(EnclaveImpl& enclave, SessionImpl& session, const std::string& command,
+                                const nlohmann::json& args, const std::vector<SecureBytes>& secrets);
+
+}  // namespace enclave::service
