@@ -1,0 +1,161 @@
+// Access control through the service: prompts, lock state, the field report's policy-invalid
+// failure, passcode removal and lockout, and a policy edited by hand in the database.
+#include "auth/policy.h"
+#include "keychain/keychain.h"
+#include "service/test/fixture.h"
+
+namespace enclave::service::testing {
+namespace {
+
+class AccessTest : public EnclaveTest {
+ protected:
+  void SetUp() override {
+    EnclaveTest::SetUp();
+    EnableSimulator();
+    Biometry("enroll", "right-thumb");
+    Biometry("match");
+  }
+  void SetPasscode(const std::string& p) {
+    auto r = Admin("passcode.set", {}, {p});
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+  }
+};
+
+TEST_F(AccessTest, BiometryPromptsAndOutcomes) {
+  auto key = session_->CreateKey(Spec("unique label", "when-unlocked-this-device-only", {"biometry-any", "private-key-usage"}));
+  ASSERT_TRUE(key.ok()) << key.error().ToString();
+  EXPECT_EQ(key->access_control, (std::vector<std::string>{"biometry-any", "private-key-usage"}));
+  auto ok = SignMessage("unique label");
+  ASSERT_TRUE(ok.ok()) << ok.error().ToString();
+  EXPECT_TRUE(ok->prompted);
+
+  Biometry("no-match");
+  auto nomatch = SignMessage("unique label");
+  ASSERT_FALSE(nomatch.ok());
+  EXPECT_EQ(nomatch.error().domain, "LocalAuthentication");
+  EXPECT_EQ(nomatch.error().code, -1);
+  EXPECT_EQ(nomatch.error().prompted, std::optional<bool>(true));
+
+  Biometry("cancel");
+  auto cancel = SignMessage("unique label");
+  ASSERT_FALSE(cancel.ok());
+  EXPECT_EQ(cancel.error().code, -2);
+  EXPECT_EQ(cancel.error().remedy(), "authenticate");
+}
+
+TEST_F(AccessTest, CreationRulesAreEnforced) {
+  EXPECT_EQ(session_->CreateKey(Spec("c1", "when-unlocked", {"biometry-any", "biometry-current-set"})).error().code, -50);
+  EXPECT_EQ(session_->CreateKey(Spec("c2", "when-unlocked", {"or", "and", "biometry-any", "device-passcode"})).error().code,
+            -50);
+  EXPECT_EQ(session_->CreateKey(Spec("c3", "when-unlocked", {"no-such-flag"})).error().code, -50);
+  // A when-passcode-set key needs a passcode.
+  auto akpu = session_->CreateKey(Spec("c4", "when-passcode-set-this-device-only"));
+  ASSERT_FALSE(akpu.ok());
+  EXPECT_EQ(akpu.error().code, -25293);
+  // Biometry flags need an enrolled finger.
+  Biometry("unenroll", "right-thumb");
+  auto nofinger = session_->CreateKey(Spec("c5", "when-unlocked", {"biometry-any"}));
+  ASSERT_FALSE(nofinger.ok());
+  EXPECT_EQ(nofinger.error().code, -7);
+}
+
+TEST_F(AccessTest, LockedDeviceAndClasses) {
+  SetPasscode("246810");
+  ASSERT_TRUE(session_->CreateKey(Spec("ak", "when-unlocked-this-device-only")).ok());
+  ASSERT_TRUE(session_->CreateKey(Spec("ck", "after-first-unlock-this-device-only")).ok());
+  ASSERT_TRUE(Admin("lock").ok());
+  auto locked = SignMessage("ak");
+  ASSERT_FALSE(locked.ok());
+  EXPECT_EQ(locked.error().code, -25308);
+  EXPECT_EQ(locked.error().effective_cause(), "device-locked");
+  EXPECT_EQ(locked.error().remedy(), "unlock");
+  EXPECT_TRUE(SignMessage("ck").ok());
+  auto wrong = Admin("unlock", {}, {"000000"});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_FALSE(SignMessage("ak").ok());
+  ASSERT_TRUE(Admin("unlock", {}, {"246810"}).ok());
+  EXPECT_TRUE(SignMessage("ak").ok());
+}
+
+TEST_F(AccessTest, BiometryResetGivesTheFieldReportsErrorWithoutPrompt) {
+  auto any = session_->CreateKey(Spec("unique label", "when-unlocked-this-device-only", {"biometry-any", "private-key-usage"}));
+  auto set = session_->CreateKey(Spec("current set", "when-unlocked-this-device-only",
+                                      {"biometry-current-set", "private-key-usage"}));
+  auto plain = session_->CreateKey(Spec("plain"));
+  ASSERT_TRUE(any.ok() && set.ok() && plain.ok());
+
+  Biometry("enroll", "left-thumb");
+  auto changed = SignMessage("current set");
+  ASSERT_FALSE(changed.ok());
+  EXPECT_EQ(changed.error().code, -3);
+  EXPECT_EQ(changed.error().effective_cause(), "biometry-set-changed");
+  EXPECT_TRUE(SignMessage("unique label").ok()) << "biometry-any survives an added finger";
+
+  Biometry("reset");
+  Biometry("enroll", "right-thumb");
+  Biometry("match");
+  for (int round = 0; round < 2; ++round) {
+    auto dead = SignMessage("unique label");
+    ASSERT_FALSE(dead.ok());
+    const Error& e = dead.error();
+    EXPECT_EQ(e.domain, "CryptoTokenKit");
+    EXPECT_EQ(e.code, -3);
+    EXPECT_EQ(e.description, "<sepk:p256 kid=" + any->kid + ">: unable to sign digest");
+    EXPECT_EQ(e.user_info["AKSError"], -536362999);
+    EXPECT_EQ(e.prompted, std::optional<bool>(false));
+    EXPECT_EQ(e.permanence(), "permanent");
+    EXPECT_EQ(e.remedy(), "reenroll");
+    EXPECT_TRUE(session_->FindKeys(ByLabel("unique label")).ok()) << "the query still finds the key";
+    Restart();
+  }
+  EXPECT_TRUE(SignMessage("plain").ok());
+}
+
+TEST_F(AccessTest, PasscodeRemovalDestroysPasscodeBoundKeys) {
+  SetPasscode("1357");
+  ASSERT_TRUE(session_->CreateKey(Spec("akpu", "when-passcode-set-this-device-only")).ok());
+  ASSERT_TRUE(SignMessage("akpu").ok());
+  ASSERT_FALSE(Admin("passcode.remove", {}, {"9999"}).ok());
+  ASSERT_TRUE(session_->FindKeys(ByLabel("akpu")).ok());
+  ASSERT_TRUE(Admin("passcode.remove", {}, {"1357"}).ok());
+  EXPECT_EQ(session_->FindKeys(ByLabel("akpu")).error().code, -25300);
+  auto events = Admin("events");
+  ASSERT_TRUE(events.ok());
+  EXPECT_NE(events->dump().find("passcode-removed"), std::string::npos);
+}
+
+TEST_F(AccessTest, WrongPasscodesLockOutAcrossRestarts) {
+  SetPasscode("1357");
+  ASSERT_TRUE(Admin("config.set", {{"key", "passcode-max-attempts"}, {"value", "3"}}).ok());
+  Restart();
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(Admin("unlock", {}, {"0000"}).ok());
+  Restart();
+  auto refused = Admin("unlock", {}, {"1357"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.error().user_info.contains("retry_after_seconds")) << refused.error().ToJson().dump();
+}
+
+TEST_F(AccessTest, PolicyEditedInTheDatabaseNeverGrantsAccess) {
+  auto key = session_->CreateKey(Spec("guarded", "when-unlocked-this-device-only", {"biometry-any", "private-key-usage"}));
+  ASSERT_TRUE(key.ok());
+  Biometry("no-match");
+  auto keychain_path = home_ / "keychain.db";
+  session_.reset();
+  enclave_.reset();
+  // Strip the biometry requirement and move the key to the always-available class.
+  {
+    auto kc = keychain::Keychain::Open(keychain_path);
+    ASSERT_TRUE(kc.ok());
+    auto policy = auth::AccessPolicy::FromNames({"private-key-usage"});
+    ASSERT_TRUE((*kc)->ExecForTesting("UPDATE key_items SET access_control = '" + policy->Serialize() +
+                                      "', accessible = 'dku'").ok());
+  }
+  Open();
+  auto sig = SignMessage("guarded");
+  ASSERT_FALSE(sig.ok());
+  EXPECT_EQ(sig.error().domain, "CryptoTokenKit");
+  EXPECT_EQ(sig.error().code, -3);
+}
+
+}  // namespace
+}  // namespace enclave::service::testing

@@ -1,0 +1,181 @@
+// Diagnosis and recovery through the service: each injected fault gives a documented error, a
+// doctor verdict and an event; reenroll recovers; the diagnostics bundle holds no secret.
+#include "crypto/ec.h"
+#include "service/config.h"
+#include "service/test/fixture.h"
+
+namespace enclave::service::testing {
+namespace {
+
+class RecoveryTest : public EnclaveTest {
+ protected:
+  void SetUp() override {
+    EnclaveTest::SetUp();
+    EnableSimulator();
+    Biometry("enroll", "right-thumb");
+    Biometry("match");
+  }
+  nlohmann::json Doctor() {
+    auto d = Admin("doctor");
+    EXPECT_TRUE(d.ok());
+    return d.ok() ? *d : nlohmann::json::object();
+  }
+  static nlohmann::json VerdictOf(const nlohmann::json& doctor, const std::string& kid) {
+    for (const auto& k : doctor["keys"]) {
+      if (k["kid"] == kid) return k;
+    }
+    return nlohmann::json::object();
+  }
+  bool EventNames(const std::string& kind, const std::string& kid) {
+    auto events = Admin("events");
+    if (!events.ok()) return false;
+    for (const auto& e : (*events)["events"]) {
+      if (e["kind"] == kind) {
+        for (const auto& k : e["kids"]) {
+          if (k == kid) return true;
+        }
+      }
+    }
+    return false;
+  }
+};
+
+TEST_F(RecoveryTest, DoctorIsCleanAtFirst) {
+  ASSERT_TRUE(session_->CreateKey(Spec("one", "when-unlocked", {"biometry-any", "private-key-usage"})).ok());
+  ASSERT_TRUE(session_->CreateKey(Spec("two")).ok());
+  auto d = Doctor();
+  ASSERT_EQ(d["keys"].size(), 2u);
+  for (const auto& k : d["keys"]) EXPECT_EQ(k["verdict"], "healthy");
+  EXPECT_TRUE(d["ok"].get<bool>());
+  EXPECT_TRUE(d["database"]["ok"].get<bool>());
+}
+
+TEST_F(RecoveryTest, BiometryResetFaultIsSeenByDoctorAndJournal) {
+  auto key = session_->CreateKey(Spec("unique label", "when-unlocked", {"biometry-any", "private-key-usage"}));
+  auto other = session_->CreateKey(Spec("other"));
+  ASSERT_TRUE(key.ok() && other.ok());
+  ASSERT_TRUE(Admin("inject", {{"fault", "biometry-reset"}}).ok());
+  auto d = Doctor();
+  EXPECT_EQ(VerdictOf(d, key->kid)["verdict"], "permanently-invalid");
+  EXPECT_EQ(VerdictOf(d, key->kid)["cause"], "biometry-database-reset");
+  EXPECT_EQ(VerdictOf(d, key->kid)["remedy"], "reenroll");
+  EXPECT_EQ(VerdictOf(d, other->kid)["verdict"], "healthy");
+  EXPECT_FALSE(d["ok"].get<bool>());
+  EXPECT_TRUE(EventNames("biometry-reset", key->kid));
+}
+
+TEST_F(RecoveryTest, EnrollmentChangeFault) {
+  auto key = session_->CreateKey(Spec("set", "when-unlocked", {"biometry-current-set"}));
+  ASSERT_TRUE(key.ok());
+  ASSERT_TRUE(Admin("inject", {{"fault", "enrollment-change"}}).ok());
+  EXPECT_EQ(VerdictOf(Doctor(), key->kid)["cause"], "biometry-set-changed");
+  EXPECT_TRUE(EventNames("enrollment-changed", key->kid));
+  EXPECT_EQ(SignMessage("set").error().code, -3);
+}
+
+TEST_F(RecoveryTest, ClassKeyCorruptFault) {
+  auto key = session_->CreateKey(Spec("ck", "after-first-unlock"));
+  ASSERT_TRUE(key.ok());
+  ASSERT_TRUE(Admin("inject", {{"fault", "class-key-corrupt"}, {"class", "ck"}}).ok());
+  auto sig = SignMessage("ck");
+  ASSERT_FALSE(sig.ok());
+  EXPECT_EQ(sig.error().code, -3);
+  EXPECT_EQ(sig.error().effective_cause(), "class-key-lost");
+  EXPECT_EQ(sig.error().user_info["AKSError"], -536363001);
+  EXPECT_EQ(VerdictOf(Doctor(), key->kid)["verdict"], "permanently-invalid");
+  EXPECT_TRUE(EventNames("class-key-damaged", key->kid));
+}
+
+TEST_F(RecoveryTest, BlobFaults) {
+  auto flipped = session_->CreateKey(Spec("flip"));
+  auto missing = session_->CreateKey(Spec("missing"));
+  ASSERT_TRUE(flipped.ok() && missing.ok());
+  ASSERT_TRUE(Admin("inject", {{"fault", "blob-flip"}, {"kid", flipped->kid}}).ok());
+  ASSERT_TRUE(Admin("inject", {{"fault", "blob-missing"}, {"kid", missing->kid}}).ok());
+  auto d = Doctor();
+  EXPECT_EQ(VerdictOf(d, flipped->kid)["cause"], "key-blob-corrupt");
+  EXPECT_EQ(VerdictOf(d, missing->kid)["cause"], "key-blob-missing");
+  EXPECT_EQ(SignMessage("missing").error().code, -3);
+}
+
+TEST_F(RecoveryTest, DatabasePageCorruptionIsReported) {
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(session_->CreateKey(Spec("bulk-" + std::to_string(i), "always", {})).ok());
+  ASSERT_TRUE(Admin("inject", {{"fault", "db-page-corrupt"}}).ok());
+  auto d = Doctor();
+  EXPECT_FALSE(d["database"]["ok"].get<bool>()) << d["database"].dump();
+  EXPECT_FALSE(d["ok"].get<bool>());
+}
+
+TEST_F(RecoveryTest, InjectionNeedsDebug) {
+  Open(/*debug=*/false);
+  auto r = Admin("inject", {{"fault", "biometry-reset"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().effective_cause(), "debug-disabled");
+}
+
+TEST_F(RecoveryTest, ReenrollRecoversADeadKeyWithTheSameIdentity) {
+  KeySpec spec = Spec("unique label", "when-unlocked-this-device-only", {"biometry-any", "private-key-usage"});
+  spec.label = "customer";
+  spec.application_tag = ToBytes("tag");
+  auto key = session_->CreateKey(spec);
+  ASSERT_TRUE(key.ok());
+  Biometry("reset");
+  Biometry("enroll", "right-thumb");
+  Biometry("match");
+  ASSERT_FALSE(SignMessage("unique label").ok());
+  auto r = session_->Reenroll(ByLabel("unique label"), AuthOptions{});
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->old_kid, key->kid);
+  EXPECT_NE(r->key.kid, key->kid);
+  EXPECT_FALSE(r->rotation_statement.has_value()) << "a dead key cannot sign a rotation statement";
+  EXPECT_EQ(r->key.label, "customer");
+  EXPECT_EQ(r->key.application_tag, ToBytes("tag"));
+  EXPECT_EQ(r->key.access_control, key->access_control);
+  EXPECT_EQ(r->key.accessible, key->accessible);
+  auto sig = SignMessage("unique label", "again");
+  ASSERT_TRUE(sig.ok()) << sig.error().ToString();
+  EXPECT_TRUE(Verifies(r->key, "again", sig->output));
+  EXPECT_TRUE(Doctor()["ok"].get<bool>());
+}
+
+TEST_F(RecoveryTest, ReenrollOfALiveKeySignsARotationStatement) {
+  auto key = session_->CreateKey(Spec("alive"));
+  ASSERT_TRUE(key.ok());
+  auto r = session_->Reenroll(ByLabel("alive"), AuthOptions{});
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ASSERT_TRUE(r->rotation_statement.has_value());
+  auto statement = nlohmann::json::parse(ToString(*r->rotation_statement));
+  EXPECT_EQ(statement["old_kid"], key->kid);
+  EXPECT_EQ(statement["new_kid"], r->key.kid);
+  nlohmann::json body = statement;
+  body.erase("signature");
+  auto sig = HexDecode(statement["signature"].get<std::string>());
+  ASSERT_TRUE(sig.has_value());
+  EXPECT_TRUE(Verifies(*key, body.dump(), *sig));
+  EXPECT_FALSE(Verifies(r->key, body.dump(), *sig));
+}
+
+TEST_F(RecoveryTest, DiagnosticsHoldNoSecrets) {
+  const std::string passcode = "97531864";
+  ASSERT_TRUE(Admin("passcode.set", {}, {passcode}).ok());
+  auto key = session_->CreateKey(Spec("unique label", "when-unlocked", {"biometry-any", "private-key-usage"}));
+  ASSERT_TRUE(key.ok());
+  ASSERT_TRUE(SignMessage("unique label").ok());
+  auto bundle = Admin("sysdiagnose");
+  ASSERT_TRUE(bundle.ok());
+  std::string all;
+  for (auto& [name, content] : (*bundle)["files"].items()) all += name + "\n" + content.get<std::string>();
+  EXPECT_NE(all.find(key->kid), std::string::npos);
+  EXPECT_EQ(all.find(passcode), std::string::npos);
+  // Every secret file in the home, in raw and hex form, must be absent from the bundle.
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(home_ / "keybag")) {
+    if (!entry.is_regular_file() || entry.path().filename() != "device.secret") continue;
+    auto secret = service::ReadFile(entry.path());
+    ASSERT_TRUE(secret.ok());
+    EXPECT_EQ(all.find(*secret), std::string::npos);
+    EXPECT_EQ(all.find(HexEncode(AsBytes(*secret))), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace enclave::service::testing
