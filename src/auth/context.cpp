@@ -26,8 +26,9 @@ Result<std::string> AuthContextStore::Create(int reuse_seconds) {
   std::string id = HexEncode(crypto::RandomBytes(16));
   std::lock_guard lock(mu_);
   if (contexts_.size() >= kMaxContexts) {
-    auto oldest = std::min_element(contexts_.begin(), contexts_.end(),
-                                   [](const auto& a, const auto& b) { return a.second.created < b.second.created; });
+    auto oldest = std::min_element(contexts_.begin(), contexts_.end(), [](const auto& a, const auto& b) {
+      return a.second.created < b.second.created;
+    });
     contexts_.erase(oldest);
   }
   contexts_[id] = std::move(c);

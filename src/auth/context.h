@@ -33,7 +33,9 @@ class AuthContextStore {
   // Notes that `methods` ("biometry", "passcode", ...) were satisfied at `when`.
   // Unknown or invalidated ids are LocalAuthentication -10 (invalid context).
   Status Record(const std::string& id, const std::vector<std::string>& methods, Clock::time_point when);
-  Status Record(const std::string& id, const std::vector<std::string>& methods) { return Record(id, methods, now_()); }
+  Status Record(const std::string& id, const std::vector<std::string>& methods) {
+    return Record(id, methods, now_());
+  }
   // The methods still within the reuse window now (for AuthRequest::already_satisfied).
   Result<std::vector<std::string>> Satisfied(const std::string& id) const;
   // Whether every method in `needed` is still within the reuse window.

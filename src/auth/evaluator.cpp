@@ -66,19 +66,21 @@ class Evaluator {
   Status Passcode() {
     if (Has(kPasscode) || Reused(kPasscode)) return Ok();
     if (!deps_.passcode_set) {
-      return WithPrompted(
-          AuthError(laerror::kPasscodeNotSet, "a device passcode is required but none is set").WithCause("passcode-not-set"),
-          prompted());
+      return WithPrompted(AuthError(laerror::kPasscodeNotSet, "a device passcode is required but none is set")
+                              .WithCause("passcode-not-set"),
+                          prompted());
     }
     if (!request_.passcode.has_value()) {
       if (!request_.interaction_allowed) return InteractionNotAllowed("passcode");
-      return WithPrompted(OSStatusError(errsec::kAuthNeeded, "the device passcode is needed for this operation")
-                              .WithInfo("needs", kPasscode)
-                              .WithInfo("prompt", request_.operation_prompt),
-                          prompted());
+      return WithPrompted(
+          OSStatusError(errsec::kAuthNeeded, "the device passcode is needed for this operation")
+              .WithInfo("needs", kPasscode)
+              .WithInfo("prompt", request_.operation_prompt),
+          prompted());
     }
     if (!deps_.verify_passcode) {
-      return WithPrompted(OSStatusError(errsec::kInternal, "no passcode verifier").WithCause("internal"), prompted());
+      return WithPrompted(OSStatusError(errsec::kInternal, "no passcode verifier").WithCause("internal"),
+                          prompted());
     }
     // The passcode was typed by the user (pinentry or a script on their behalf).
     result_.prompted = true;
@@ -100,15 +102,16 @@ class Evaluator {
     if (Reused(kApplicationPassword)) return Ok();
     if (!request_.application_password.has_value()) {
       if (!request_.interaction_allowed) return InteractionNotAllowed("application password");
-      return WithPrompted(OSStatusError(errsec::kAuthNeeded, "the application password is needed for this operation")
-                              .WithInfo("needs", kApplicationPassword)
-                              .WithInfo("prompt", request_.operation_prompt),
-                          prompted());
+      return WithPrompted(
+          OSStatusError(errsec::kAuthNeeded, "the application password is needed for this operation")
+              .WithInfo("needs", kApplicationPassword)
+              .WithInfo("prompt", request_.operation_prompt),
+          prompted());
     }
     if (!policy.ApplicationPasswordMatches(*request_.application_password)) {
-      return WithPrompted(
-          OSStatusError(errsec::kAuthFailed, "the application password is wrong").WithCause("authentication-failed"),
-          prompted());
+      return WithPrompted(OSStatusError(errsec::kAuthFailed, "the application password is wrong")
+                              .WithCause("authentication-failed"),
+                          prompted());
     }
     Add(kApplicationPassword);
     return Ok();
@@ -141,7 +144,8 @@ Status CheckStillSatisfiable(const AccessPolicy& policy, const BiometryState& st
   // Without a reachable provider nothing can be concluded; the evaluation reports -6.
   if (!state.available) return Ok();
   if (policy.biometry_database_id.empty()) {
-    return PolicyInvalid("the access control was never bound to a biometric database", "biometry-database-reset");
+    return PolicyInvalid("the access control was never bound to a biometric database",
+                         "biometry-database-reset");
   }
   if (policy.biometry_database_id != state.database_id) {
     return PolicyInvalid("the biometric database this key was bound to was reset", "biometry-database-reset");
@@ -158,7 +162,8 @@ Status BindPolicyAtCreation(AccessPolicy& policy, BiometryProvider* biometry) {
   if (!policy.needs_biometry()) return Ok();
   if (biometry == nullptr) {
     return AuthError(laerror::kBiometryNotAvailable,
-                     "biometry is not available: no biometry provider is configured (enclave config set biometry …)")
+                     "biometry is not available: no biometry provider is configured (enclave config set "
+                     "biometry …)")
         .WithCause("biometry-not-available");
   }
   ASSIGN_OR_RETURN(BiometryState state, biometry->State());
@@ -168,14 +173,15 @@ Status BindPolicyAtCreation(AccessPolicy& policy, BiometryProvider* biometry) {
         .WithCause("biometry-not-available");
   }
   if (state.enrolled.empty()) {
-    return AuthError(laerror::kBiometryNotEnrolled, "no biometry is enrolled").WithCause("biometry-not-enrolled");
+    return AuthError(laerror::kBiometryNotEnrolled, "no biometry is enrolled")
+        .WithCause("biometry-not-enrolled");
   }
   if ((policy.flags & flag::kBiometryCurrentSet) && !state.detects_set_changes) {
     std::string why;
     for (const auto& l : biometry->Limitations()) why += (why.empty() ? "" : "; ") + l;
     if (why.empty()) why = "it cannot see changes of the enrolled set";
-    return OSStatusError(errsec::kParam,
-                         "biometry-current-set cannot be enforced by " + std::string(biometry->name()) + ": " + why)
+    return OSStatusError(errsec::kParam, "biometry-current-set cannot be enforced by " +
+                                             std::string(biometry->name()) + ": " + why)
         .WithCause("bad-parameter");
   }
   policy.biometry_database_id = state.database_id;
@@ -183,7 +189,8 @@ Status BindPolicyAtCreation(AccessPolicy& policy, BiometryProvider* biometry) {
   return Ok();
 }
 
-Result<Evaluation> Evaluate(const AccessPolicy& policy, const AuthRequest& request, const EvaluatorDeps& deps) {
+Result<Evaluation> Evaluate(const AccessPolicy& policy, const AuthRequest& request,
+                            const EvaluatorDeps& deps) {
   Evaluator ev(request, deps);
   if (!policy.has_constraints()) return ev.Take();
 

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 
 #include "crypto/ec.h"
@@ -46,12 +46,14 @@ Error NotAvailable(const std::string& why) {
 }
 
 Error NotEnrolled() {
-  return AuthError(laerror::kBiometryNotEnrolled, "no fingerprint is enrolled").WithCause("biometry-not-enrolled");
+  return AuthError(laerror::kBiometryNotEnrolled, "no fingerprint is enrolled")
+      .WithCause("biometry-not-enrolled");
 }
 
 Error FromDbus(const BusError& err, int r, const std::string& call) {
   const std::string name = err.name();
-  const std::string detail = call + ": " + (name.empty() ? std::string(std::strerror(-r)) : name + " " + err.message());
+  const std::string detail =
+      call + ": " + (name.empty() ? std::string(std::strerror(-r)) : name + " " + err.message());
   if (name == "net.reactivated.Fprint.Error.NoEnrolledPrints") return NotEnrolled();
   return NotAvailable(detail);
 }
@@ -84,8 +86,8 @@ class Claim {
     if (signal != nullptr) {
       // Subscribe before anything starts, so that no status is lost.
       sd_bus_slot* slot = nullptr;
-      int r = sd_bus_match_signal(c->bus_.get(), &slot, nullptr, c->path_.c_str(), kDeviceIface, signal, OnStatus,
-                                  &c->events_);
+      int r = sd_bus_match_signal(c->bus_.get(), &slot, nullptr, c->path_.c_str(), kDeviceIface, signal,
+                                  OnStatus, &c->events_);
       if (r < 0) return NotAvailable(std::string("cannot subscribe to ") + signal);
       c->slot_.reset(slot);
     }
@@ -97,11 +99,13 @@ class Claim {
   static Result<std::string> DefaultDevice(sd_bus* bus) {
     BusError err;
     sd_bus_message* reply = nullptr;
-    int r = sd_bus_call_method(bus, kService, kManagerPath, kManagerIface, "GetDefaultDevice", &err.e, &reply, "");
+    int r = sd_bus_call_method(bus, kService, kManagerPath, kManagerIface, "GetDefaultDevice", &err.e, &reply,
+                               "");
     Message owned(reply);
     if (r < 0) return FromDbus(err, r, "GetDefaultDevice");
     const char* path = nullptr;
-    if (sd_bus_message_read(reply, "o", &path) < 0 || path == nullptr) return NotAvailable("bad GetDefaultDevice reply");
+    if (sd_bus_message_read(reply, "o", &path) < 0 || path == nullptr)
+      return NotAvailable("bad GetDefaultDevice reply");
     return std::string(path);
   }
 
@@ -116,7 +120,8 @@ class Claim {
   Status Call(const char* method, const char* types, Args... args) {
     BusError err;
     sd_bus_message* reply = nullptr;
-    int r = sd_bus_call_method(bus_.get(), kService, path_.c_str(), kDeviceIface, method, &err.e, &reply, types, args...);
+    int r = sd_bus_call_method(bus_.get(), kService, path_.c_str(), kDeviceIface, method, &err.e, &reply,
+                               types, args...);
     Message owned(reply);
     if (r < 0) return FromDbus(err, r, method);
     return Ok();
@@ -124,8 +129,8 @@ class Claim {
 
   // Waits for a status with done=true. Intermediate statuses (retry-scan, swipe-too-short,
   // stage-passed) only mean "touch again". Returns "" on cancel or timeout.
-  Result<std::string> WaitDone(std::chrono::steady_clock::time_point deadline, const std::atomic<bool>& cancel,
-                               bool* timed_out) {
+  Result<std::string> WaitDone(std::chrono::steady_clock::time_point deadline,
+                               const std::atomic<bool>& cancel, bool* timed_out) {
     for (;;) {
       while (!events_.empty()) {
         DeviceStatus s = events_.front();
@@ -153,11 +158,12 @@ class Claim {
     return List(bus_.get(), path_, user);
   }
 
-  static Result<std::vector<std::string>> List(sd_bus* bus, const std::string& path, const std::string& user) {
+  static Result<std::vector<std::string>> List(sd_bus* bus, const std::string& path,
+                                               const std::string& user) {
     BusError err;
     sd_bus_message* reply = nullptr;
-    int r = sd_bus_call_method(bus, kService, path.c_str(), kDeviceIface, "ListEnrolledFingers", &err.e, &reply, "s",
-                               user.c_str());
+    int r = sd_bus_call_method(bus, kService, path.c_str(), kDeviceIface, "ListEnrolledFingers", &err.e,
+                               &reply, "s", user.c_str());
     Message owned(reply);
     if (r < 0) {
       if (err.name() == "net.reactivated.Fprint.Error.NoEnrolledPrints") return std::vector<std::string>{};
@@ -184,14 +190,16 @@ class Claim {
 };
 
 std::string CurrentUserName() {
-  struct passwd pw{};
+  struct passwd pw {};
   struct passwd* found = nullptr;
   char buf[4096];
   if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &found) == 0 && found != nullptr) return found->pw_name;
   return "";
 }
 
-std::string Sha256Hex(std::string_view s) { return HexEncode(crypto::Digest(crypto::Hash::kSha256, AsBytes(s))); }
+std::string Sha256Hex(std::string_view s) {
+  return HexEncode(crypto::Digest(crypto::Hash::kSha256, AsBytes(s)));
+}
 
 }  // namespace
 
@@ -225,7 +233,8 @@ Result<BiometryState> Fprintd::State() {
   {
     BusError err;
     char* name = nullptr;
-    if (sd_bus_get_property_string(bus.get(), kService, path->c_str(), kDeviceIface, "name", &err.e, &name) >= 0) {
+    if (sd_bus_get_property_string(bus.get(), kService, path->c_str(), kDeviceIface, "name", &err.e, &name) >=
+        0) {
       device_name = name;
       free(name);
     }
@@ -243,9 +252,11 @@ Result<BiometryState> Fprintd::State() {
 
 std::vector<std::string> Fprintd::Limitations() const {
   return {
-      "fprintd does not reveal fingerprint templates: a finger re-enrolled under the same name looks unchanged, so "
+      "fprintd does not reveal fingerprint templates: a finger re-enrolled under the same name looks "
+      "unchanged, so "
       "biometry-current-set keys are refused",
-      "fprintd has no database identity: a reset of its stored prints is not detected unless the enrolled fingers "
+      "fprintd has no database identity: a reset of its stored prints is not detected unless the enrolled "
+      "fingers "
       "change",
   };
 }
@@ -266,7 +277,8 @@ Status Fprintd::AuthenticateSlowly(std::string_view /*prompt*/) {
   }
   RETURN_IF_ERROR(claim->Call("VerifyStart", "s", finger.c_str()));
   bool timed_out = false;
-  auto done = claim->WaitDone(std::chrono::steady_clock::now() + options_.verify_timeout, cancel_requested_, &timed_out);
+  auto done = claim->WaitDone(std::chrono::steady_clock::now() + options_.verify_timeout, cancel_requested_,
+                              &timed_out);
   (void)claim->Call("VerifyStop", "");
   claim->DropPending();
   if (!done.ok()) return std::move(done).error();
@@ -279,7 +291,8 @@ Status Fprintd::AuthenticateSlowly(std::string_view /*prompt*/) {
     return AuthError(laerror::kUserCancel, "the fingerprint prompt was canceled").WithCause("user-canceled");
   }
   if (result == "verify-no-match") {
-    return AuthError(laerror::kAuthenticationFailed, "fingerprint did not match").WithCause("authentication-failed");
+    return AuthError(laerror::kAuthenticationFailed, "fingerprint did not match")
+        .WithCause("authentication-failed");
   }
   return AuthError(laerror::kAuthenticationFailed, "fingerprint verification failed: " + result)
       .WithCause("authentication-failed")

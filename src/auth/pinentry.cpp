@@ -73,7 +73,8 @@ class Pinentry {
     const char* argv[] = {program.c_str(), nullptr};
     // Keep stderr so that pinentry can report its own problems to the user's terminal.
     assuan_fd_t keep[] = {STDERR_FILENO, ASSUAN_INVALID_FD};
-    if (gpg_error_t rc = assuan_pipe_connect(ctx_.get(), program.c_str(), argv, keep, nullptr, nullptr, 0); rc != 0) {
+    if (gpg_error_t rc = assuan_pipe_connect(ctx_.get(), program.c_str(), argv, keep, nullptr, nullptr, 0);
+        rc != 0) {
       return PinentryFailed("start of " + program, rc);
     }
     // Curses pinentries need to know the terminal; graphical ones ignore these.
@@ -85,7 +86,8 @@ class Pinentry {
   }
 
   Status Command(const std::string& line) {
-    gpg_error_t rc = assuan_transact(ctx_.get(), line.c_str(), nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+    gpg_error_t rc =
+        assuan_transact(ctx_.get(), line.c_str(), nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
     if (rc == 0) return Ok();
     if (IsCancel(rc)) return Canceled();
     return PinentryFailed(line.substr(0, line.find(' ')), rc);
@@ -119,12 +121,14 @@ class Pinentry {
 
 }  // namespace
 
-Result<SecureBytes> AskPasscodeWithPinentry(std::string_view description, std::string_view prompt, bool confirm) {
+Result<SecureBytes> AskPasscodeWithPinentry(std::string_view description, std::string_view prompt,
+                                            bool confirm) {
   const std::string program = FindPinentry();
   if (program.empty()) {
-    return OSStatusError(errsec::kInteractionNotAllowed,
-                         "no pinentry program (install pinentry or set PINENTRY_PROGRAM; scripts can pass the "
-                         "passcode on standard input)")
+    return OSStatusError(
+               errsec::kInteractionNotAllowed,
+               "no pinentry program (install pinentry or set PINENTRY_PROGRAM; scripts can pass the "
+               "passcode on standard input)")
         .WithCause("interaction-not-allowed");
   }
   Pinentry pe;

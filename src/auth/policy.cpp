@@ -50,7 +50,8 @@ Status Validate(uint32_t flags, bool for_token_key) {
   if ((flags & flag::kBiometryAny) && (flags & flag::kBiometryCurrentSet)) {
     return ParamError("access control flags 'biometry-any' and 'biometry-current-set' cannot be combined");
   }
-  const uint32_t with_presence_allowed = flag::kUserPresence | flag::kApplicationPassword | flag::kPrivateKeyUsage;
+  const uint32_t with_presence_allowed =
+      flag::kUserPresence | flag::kApplicationPassword | flag::kPrivateKeyUsage;
   if ((flags & flag::kUserPresence) && (flags & ~with_presence_allowed) != 0) {
     return ParamError(
         "access control flag 'user-presence' already means biometry or passcode; it combines only with "
@@ -96,9 +97,10 @@ Result<AccessPolicy> AccessPolicy::FromNames(const std::vector<std::string>& nam
       }
     }
     if (!found) {
-      return ParamError("unknown access control flag '" + name +
-                        "' (known: user-presence, biometry-any, biometry-current-set, device-passcode, or, and, "
-                        "private-key-usage, application-password)");
+      return ParamError(
+          "unknown access control flag '" + name +
+          "' (known: user-presence, biometry-any, biometry-current-set, device-passcode, or, and, "
+          "private-key-usage, application-password)");
     }
   }
   RETURN_IF_ERROR(Validate(p.flags, for_token_key));
@@ -113,7 +115,9 @@ std::vector<std::string> AccessPolicy::Names() const {
   return out;
 }
 
-bool AccessPolicy::has_constraints() const { return (flags & (kUserConstraints | flag::kApplicationPassword)) != 0; }
+bool AccessPolicy::has_constraints() const {
+  return (flags & (kUserConstraints | flag::kApplicationPassword)) != 0;
+}
 
 std::string AccessPolicy::Serialize() const {
   nlohmann::ordered_json j;
@@ -142,10 +146,12 @@ Result<AccessPolicy> AccessPolicy::Deserialize(std::string_view text) {
   }
   AccessPolicy p;
   p.flags = j["flags"].get<uint32_t>();
-  const std::pair<const char*, std::string*> strings[] = {
-      {"bio_db", &p.biometry_database_id}, {"bio_set", &p.biometry_set_hash}, {"app_pw", &p.application_password_hash}};
+  const std::pair<const char*, std::string*> strings[] = {{"bio_db", &p.biometry_database_id},
+                                                          {"bio_set", &p.biometry_set_hash},
+                                                          {"app_pw", &p.application_password_hash}};
   for (const auto& [key, field] : strings) {
-    if (!j.contains(key) || !j[key].is_string()) return bad(std::string("field '") + key + "' missing or not a string");
+    if (!j.contains(key) || !j[key].is_string())
+      return bad(std::string("field '") + key + "' missing or not a string");
     *field = j[key].get<std::string>();
   }
   // Stored policies were validated at creation; a combination that could never have been
@@ -159,10 +165,11 @@ std::string AccessPolicy::Describe(std::string_view protection_code) const {
   std::vector<std::string> constraints;
   if (flags & flag::kUserPresence) constraints.emplace_back("cpol(DeviceOwnerAuthentication)");
   if (flags & flag::kDevicePasscode) constraints.emplace_back("cup(true)");
-  if (flags & flag::kBiometryAny) constraints.push_back("cbio(pbioc(" + UpperHex(biometry_database_id) + "))");
+  if (flags & flag::kBiometryAny)
+    constraints.push_back("cbio(pbioc(" + UpperHex(biometry_database_id) + "))");
   if (flags & flag::kBiometryCurrentSet) {
-    constraints.push_back("cbio(pbioc(" + UpperHex(biometry_database_id) + ")pbioh(" + UpperHex(biometry_set_hash) +
-                          "))");
+    constraints.push_back("cbio(pbioc(" + UpperHex(biometry_database_id) + ")pbioh(" +
+                          UpperHex(biometry_set_hash) + "))");
   }
   std::string constraint;
   if (constraints.size() == 1) {
@@ -202,7 +209,8 @@ std::string AccessPolicy::Describe(std::string_view protection_code) const {
 std::string AccessPolicy::HashApplicationPassword(ByteView password) {
   const Bytes salt = crypto::RandomBytes(kAppPasswordSaltSize);
   const Bytes hash = Pbkdf2(password, salt, kAppPasswordIterations);
-  return "pbkdf2-sha256$" + std::to_string(kAppPasswordIterations) + "$" + HexEncode(salt) + "$" + HexEncode(hash);
+  return "pbkdf2-sha256$" + std::to_string(kAppPasswordIterations) + "$" + HexEncode(salt) + "$" +
+         HexEncode(hash);
 }
 
 bool AccessPolicy::ApplicationPasswordMatches(ByteView password) const {
@@ -218,7 +226,8 @@ bool AccessPolicy::ApplicationPasswordMatches(ByteView password) const {
   if (parts.size() != 4 || parts[0] != "pbkdf2-sha256") return false;
   int iterations = 0;
   auto [ptr, ec] = std::from_chars(parts[1].data(), parts[1].data() + parts[1].size(), iterations);
-  if (ec != std::errc() || ptr != parts[1].data() + parts[1].size() || iterations < 1 || iterations > 10000000) {
+  if (ec != std::errc() || ptr != parts[1].data() + parts[1].size() || iterations < 1 ||
+      iterations > 10000000) {
     return false;
   }
   auto salt = HexDecode(parts[2]);

@@ -5,12 +5,11 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "auth/policy.h"
 #include "common/bytes.h"
@@ -19,10 +18,10 @@
 namespace enclave::auth {
 
 struct BiometryState {
-  bool available = false;              // a provider and a reader exist
-  std::vector<std::string> enrolled;   // finger names
-  std::string database_id;             // changes when biometry is reset (database re-created)
-  std::string enrolled_set_hash;       // hash of the enrolled templates' ids
+  bool available = false;             // a provider and a reader exist
+  std::vector<std::string> enrolled;  // finger names
+  std::string database_id;            // changes when biometry is reset (database re-created)
+  std::string enrolled_set_hash;      // hash of the enrolled templates' ids
   bool locked_out = false;
   // Whether this provider can see a change of the enrolled set (fprintd cannot see a finger
   // re-enrolled under the same name); when false, biometry-current-set keys are refused.
@@ -64,7 +63,7 @@ Result<std::unique_ptr<BiometryProvider>> OpenFprintd(std::string_view user);
 struct AuthRequest {
   std::string operation_prompt;
   bool interaction_allowed = true;
-  std::optional<SecureBytes> passcode;              // supplied by the client (pinentry / fd)
+  std::optional<SecureBytes> passcode;  // supplied by the client (pinentry / fd)
   std::optional<SecureBytes> application_password;
   // Methods ("biometry", "passcode", "application-password") a reused authentication context
   // still vouches for (AuthContextStore::Satisfied); they are not asked again.
@@ -97,7 +96,8 @@ Status BindPolicyAtCreation(AccessPolicy& policy, BiometryProvider* biometry);
 // `prompted`. A passcode needed but not supplied: OSStatus errSecAuthNeeded (-25330) with
 // user_info {"needs":"passcode"} so the client can ask (pinentry) and retry; when interaction
 // is not allowed: errSecInteractionNotAllowed (-25308).
-Result<Evaluation> Evaluate(const AccessPolicy& policy, const AuthRequest& request, const EvaluatorDeps& deps);
+Result<Evaluation> Evaluate(const AccessPolicy& policy, const AuthRequest& request,
+                            const EvaluatorDeps& deps);
 
 // Passcode entry through pinentry (Assuan): the prompt is shown as the description. Used by the
 // CLI (the process with the user's terminal). Errors: LocalAuthentication -2 on cancel.

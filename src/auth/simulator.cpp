@@ -59,17 +59,18 @@ struct SimState {
   nlohmann::json ToJson() const {
     nlohmann::json fj = nlohmann::json::array();
     for (const auto& f : fingers) fj.push_back({{"name", f.name}, {"template_id", f.template_id}});
-    return {{"version", 1},          {"database_id", database_id}, {"fingers", fj},
-            {"next", next},          {"locked_out", locked_out},   {"last_prompt", last_prompt},
+    return {{"version", 1},      {"database_id", database_id}, {"fingers", fj},
+            {"next", next},      {"locked_out", locked_out},   {"last_prompt", last_prompt},
             {"prompts", prompts}};
   }
 
   static Result<SimState> FromJson(const nlohmann::json& j) {
     auto corrupt = [] {
-      return OSStatusError(errsec::kDecode, "the biometry simulator's state file is corrupt").WithCause("database-corrupt");
+      return OSStatusError(errsec::kDecode, "the biometry simulator's state file is corrupt")
+          .WithCause("database-corrupt");
     };
-    if (!j.is_object() || j.value("version", 0) != 1 || !j.contains("database_id") || !j["database_id"].is_string() ||
-        !j.contains("fingers") || !j["fingers"].is_array()) {
+    if (!j.is_object() || j.value("version", 0) != 1 || !j.contains("database_id") ||
+        !j["database_id"].is_string() || !j.contains("fingers") || !j["fingers"].is_array()) {
       return corrupt();
     }
     SimState s;
@@ -84,7 +85,8 @@ struct SimState {
     if (j.contains("next") && j["next"].is_string()) s.next = j["next"].get<std::string>();
     if (s.next != "match" && s.next != "no-match" && s.next != "cancel") return corrupt();
     if (j.contains("locked_out") && j["locked_out"].is_boolean()) s.locked_out = j["locked_out"].get<bool>();
-    if (j.contains("last_prompt") && j["last_prompt"].is_string()) s.last_prompt = j["last_prompt"].get<std::string>();
+    if (j.contains("last_prompt") && j["last_prompt"].is_string())
+      s.last_prompt = j["last_prompt"].get<std::string>();
     if (j.contains("prompts") && j["prompts"].is_number_integer()) s.prompts = j["prompts"].get<int64_t>();
     return s;
   }
@@ -137,7 +139,8 @@ class Simulator final : public BiometrySimulator {
     // Re-read every time: `enclave biometry …` may have changed the answer since the last prompt.
     ASSIGN_OR_RETURN(SimState s, Load());
     if (s.fingers.empty()) {
-      return AuthError(laerror::kBiometryNotEnrolled, "no biometry is enrolled").WithCause("biometry-not-enrolled");
+      return AuthError(laerror::kBiometryNotEnrolled, "no biometry is enrolled")
+          .WithCause("biometry-not-enrolled");
     }
     if (s.locked_out) {
       return AuthError(laerror::kBiometryLockout, "biometry is locked out (too many failed attempts)")
@@ -148,10 +151,12 @@ class Simulator final : public BiometrySimulator {
     s.prompts++;
     RETURN_IF_ERROR(Save(s));
     if (s.next == "no-match") {
-      return AuthError(laerror::kAuthenticationFailed, "biometry did not match").WithCause("authentication-failed");
+      return AuthError(laerror::kAuthenticationFailed, "biometry did not match")
+          .WithCause("authentication-failed");
     }
     if (s.next == "cancel") {
-      return AuthError(laerror::kUserCancel, "the user canceled the biometric prompt").WithCause("user-canceled");
+      return AuthError(laerror::kUserCancel, "the user canceled the biometric prompt")
+          .WithCause("user-canceled");
     }
     return Ok();
   }
@@ -159,7 +164,8 @@ class Simulator final : public BiometrySimulator {
   std::vector<std::string> Limitations() const override { return {}; }
 
   Status Enroll(std::string_view finger) override {
-    if (finger.empty()) return OSStatusError(errsec::kParam, "a finger name is needed").WithCause("bad-parameter");
+    if (finger.empty())
+      return OSStatusError(errsec::kParam, "a finger name is needed").WithCause("bad-parameter");
     return Mutate([&](SimState& s) -> Status {
       // Re-enrolling a name is a new template: the enrolled set changes, as on a real reader.
       std::erase_if(s.fingers, [&](const Finger& f) { return f.name == finger; });

@@ -53,8 +53,8 @@ Algorithm Ecies(bool cofactor, bool variable_iv) {
   Algorithm a;
   a.name = std::string("ecies-encryption-") + (cofactor ? "cofactor" : "standard") +
            (variable_iv ? "-variable-iv" : "") + "-x963-sha256-aes-gcm";
-  a.platform_id = std::string("algid:encrypt:ECIES:") + (cofactor ? "ECDHC" : "ECDH") + ":KDFX963:SHA256:AESGCM" +
-                  (variable_iv ? "-KDFIV" : "");
+  a.platform_id = std::string("algid:encrypt:ECIES:") + (cofactor ? "ECDHC" : "ECDH") +
+                  ":KDFX963:SHA256:AESGCM" + (variable_iv ? "-KDFIV" : "");
   a.operation = Operation::kEncrypt;
   a.hash = Hash::kSha256;
   a.kdf = true;
@@ -69,7 +69,8 @@ std::vector<Algorithm> BuildTable() {
     t.push_back(Sign(std::string("ecdsa-signature-message-x962-") + h.cli,
                      std::string("algid:sign:ECDSA:message-X962:") + h.platform, true, h.hash, false));
   }
-  t.push_back(Sign("ecdsa-signature-digest-x962", "algid:sign:ECDSA:digest-X962", false, std::nullopt, false));
+  t.push_back(
+      Sign("ecdsa-signature-digest-x962", "algid:sign:ECDSA:digest-X962", false, std::nullopt, false));
   for (const auto& h : kHashes) {
     t.push_back(Sign(std::string("ecdsa-signature-digest-x962-") + h.cli,
                      std::string("algid:sign:ECDSA:digest-X962:") + h.platform, false, h.hash, false));
@@ -82,10 +83,10 @@ std::vector<Algorithm> BuildTable() {
   t.push_back(Exchange("ecdh-key-exchange-cofactor", "algid:keyexchange:ECDHC", true, std::nullopt));
   for (bool cofactor : {false, true}) {
     for (const auto& h : kHashes) {
-      t.push_back(Exchange(std::string("ecdh-key-exchange-") + (cofactor ? "cofactor" : "standard") + "-x963-" + h.cli,
-                           std::string("algid:keyexchange:") + (cofactor ? "ECDHC" : "ECDH") + ":KDFX963:" +
-                               h.platform,
-                           cofactor, h.hash));
+      t.push_back(Exchange(
+          std::string("ecdh-key-exchange-") + (cofactor ? "cofactor" : "standard") + "-x963-" + h.cli,
+          std::string("algid:keyexchange:") + (cofactor ? "ECDHC" : "ECDH") + ":KDFX963:" + h.platform,
+          cofactor, h.hash));
     }
   }
   for (bool cofactor : {false, true}) {
@@ -102,7 +103,8 @@ Status RequireOperation(const Algorithm& alg, Operation op, const char* what) {
 }
 
 Error VerifyFailed(std::string why) {
-  return OSStatusError(errsec::kVerifyFailed, "signature verification failed: " + why).WithCause("verify-failed");
+  return OSStatusError(errsec::kVerifyFailed, "signature verification failed: " + why)
+      .WithCause("verify-failed");
 }
 
 Error EciesDecryptError(std::string message) {
@@ -116,7 +118,8 @@ struct EciesKeys {
 
 EciesKeys DeriveEciesKeys(const Algorithm& alg, ByteView shared_secret, ByteView ephemeral_x963) {
   const Hash hash = alg.hash.value_or(Hash::kSha256);
-  SecureBytes k = X963Kdf(hash, shared_secret, ephemeral_x963, kEciesKeyBytes + (alg.variable_iv ? kEciesIvBytes : 0));
+  SecureBytes k =
+      X963Kdf(hash, shared_secret, ephemeral_x963, kEciesKeyBytes + (alg.variable_iv ? kEciesIvBytes : 0));
   EciesKeys out;
   out.key = SecureBytes(k.view().subspan(0, kEciesKeyBytes));
   out.iv = alg.variable_iv ? Bytes(k.data() + kEciesKeyBytes, k.data() + kEciesKeyBytes + kEciesIvBytes)
@@ -208,7 +211,8 @@ Result<EcPublicKey> EciesEphemeralKey(ByteView ciphertext) {
   return key;
 }
 
-Result<SecureBytes> EciesDecryptWithSharedSecret(const Algorithm& alg, ByteView ciphertext, ByteView shared_secret) {
+Result<SecureBytes> EciesDecryptWithSharedSecret(const Algorithm& alg, ByteView ciphertext,
+                                                 ByteView shared_secret) {
   RETURN_IF_ERROR(RequireOperation(alg, Operation::kEncrypt, "an encryption algorithm"));
   if (ciphertext.size() < kPointBytes) return EciesDecryptError("too small input packet for ECIES decrypt");
   if (ciphertext.size() < kPointBytes + kTagBytes) return EciesDecryptError("Input data too short");

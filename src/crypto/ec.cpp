@@ -17,14 +17,8 @@
 #include "crypto/ossl.h"
 
 namespace enclave::crypto {
-namespace {
+namespace internal {
 
-constexpr char kGroupName[] = "prime256v1";
-constexpr size_t kFieldBytes = 32;
-constexpr size_t kPointBytes = 1 + 2 * kFieldBytes;
-
-// Failures of OpenSSL's digest or random generator leave no safe result to return (a zero
-// "random" key would be worse than stopping), so the process stops, as OpenSSL itself would.
 [[noreturn]] void Fatal(const char* what) {
   std::fprintf(stderr, "enclave: fatal OpenSSL failure: %s\n", what);
   std::abort();
@@ -49,6 +43,18 @@ const EVP_MD* Md(Hash h) {
   }
   return EVP_sha256();
 }
+
+}  // namespace internal
+
+namespace {
+
+using internal::Fatal;
+using internal::Md;
+using internal::ParamError;
+
+constexpr char kGroupName[] = "prime256v1";
+constexpr size_t kFieldBytes = 32;
+constexpr size_t kPointBytes = 1 + 2 * kFieldBytes;
 
 ossl::EcGroupPtr P256Group() { return ossl::EcGroupPtr(EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1)); }
 
@@ -105,7 +111,8 @@ bool PublicKeyChecks(EVP_PKEY* pkey) {
 
 std::string Base64(ByteView data) {
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(), static_cast<int>(data.size()));
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(),
+                          static_cast<int>(data.size()));
   out.resize(n < 0 ? 0 : static_cast<size_t>(n));
   return out;
 }
@@ -198,39 +205,50 @@ Result<EcPublicKey> EcPublicKey::FromX963(ByteView point) {
   ossl::ParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
   if (!params) return OSStatusError(errsec::kAllocate, "cannot build public key parameters");
   ossl::PkeyPtr pkey = PkeyFromParams(params.get(), EVP_PKEY_PUBLIC_KEY);
-  if (!pkey || !PublicKeyChecks(pkey.get())) return ParamError("bad public key: the point is not on the P-256 curve");
+  if (!pkey || !PublicKeyChecks(pkey.get()))
+    return ParamError("bad public key: the point is not on the P-256 curve");
   auto impl = std::make_unique<Impl>();
   impl->pkey = std::move(pkey);
   impl->x963.assign(point.begin(), point.end());
   return EcPublicKey(std::move(impl));
 }
 
-namespace {
-// Normalises a key read from SPKI or PEM to the named-curve uncompressed form, so every
-// EcPublicKey has passed the same validation whatever its encoding.
-Result<EcPublicKey> Normalise(ossl::PkeyPtr pkey, std::string_view encoding) {
-  if (!pkey) return ParamError("bad public key: not a valid " + std::string(encoding) + " public key");
-  if (!IsP256(pkey.get())) {
-    return ParamError("bad public key: only EC P-256 (prime256v1) keys are supported");
-  }
-  auto point = UncompressedPoint(pkey.get());
-  if (!point) return ParamError("bad public key: cannot read the EC point");
-  return EcPublicKey::FromX963(*point);
-}
-}  // namespace
-
 Result<EcPublicKey> EcPublicKey::FromSpkiDer(ByteView der) {
   const unsigned char* p = der.data();
   ossl::PkeyPtr pkey(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
-  if (pkey && p != der.data() + der.size()) return ParamError("bad public key: trailing bytes after the DER");
-  return Normalise(std::move(pkey), "SubjectPublicKeyInfo DER");
+  if (!pkey) return ParamError("bad public key: not a valid SubjectPublicKeyInfo DER public key");
+  if (p != der.data() + der.size()) return ParamError("bad public key: trailing bytes after the DER");
+  if (!IsP256(pkey.get())) return ParamError("bad public key: only EC P-256 (prime256v1) keys are supported");
+  auto point = UncompressedPoint(pkey.get());
+  if (!point) return ParamError("bad public key: cannot read the EC point");
+  ASSIGN_OR_RETURN(EcPublicKey key, FromX963(*point));
+  // Only the canonical form (named curve OID, uncompressed point, strict DER) is accepted:
+  // OpenSSL maps explicit curve parameters to P-256 even when the cofactor is wrong or missing,
+  // and tolerates some BER; refusing every other form keeps the decision simple and uniform.
+  const Bytes canonical = key.SpkiDer();
+  if (!std::equal(canonical.begin(), canonical.end(), der.begin(), der.end())) {
+    return ParamError(
+        "bad public key: only named-curve P-256 SubjectPublicKeyInfo DER with an uncompressed point is "
+        "supported");
+  }
+  return key;
 }
 
 Result<EcPublicKey> EcPublicKey::FromPem(std::string_view pem) {
   ossl::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return OSStatusError(errsec::kAllocate, "cannot allocate a BIO");
-  ossl::PkeyPtr pkey(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
-  return Normalise(std::move(pkey), "PEM");
+  char* name = nullptr;
+  char* header = nullptr;
+  unsigned char* data = nullptr;
+  long len = 0;
+  const bool read = PEM_read_bio(bio.get(), &name, &header, &data, &len) == 1;
+  ossl::OpensslPtr<char> name_owner(name), header_owner(header);
+  ossl::OpensslPtr<unsigned char> data_owner(data);
+  if (!read || std::strcmp(name, PEM_STRING_PUBLIC) != 0) {
+    return ParamError("bad public key: expected a PEM \"PUBLIC KEY\" block");
+  }
+  // The same rules as DER: PEM is only its base64 armour.
+  return FromSpkiDer(ByteView(data, static_cast<size_t>(len)));
 }
 
 Result<EcPublicKey> EcPublicKey::Parse(ByteView any) {
@@ -247,9 +265,8 @@ Bytes EcPublicKey::SpkiDer() const {
   unsigned char* out = nullptr;
   int n = i2d_PUBKEY(impl_->pkey.get(), &out);
   if (n <= 0) return {};
-  Bytes der(out, out + n);
-  OPENSSL_free(out);
-  return der;
+  ossl::OpensslPtr<unsigned char> owner(out);
+  return Bytes(out, out + n);
 }
 
 std::string EcPublicKey::SpkiPem() const {
@@ -275,8 +292,8 @@ bool EcPublicKey::VerifyDigestDer(ByteView digest, ByteView der_signature) const
   ossl::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, impl_->pkey.get(), nullptr));
   if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1) return false;
   // OpenSSL re-encodes the parsed signature and rejects any non-DER (BER, trailing bytes) form.
-  return EVP_PKEY_verify(ctx.get(), der_signature.data(), der_signature.size(), digest.data(), digest.size()) ==
-         1;
+  return EVP_PKEY_verify(ctx.get(), der_signature.data(), der_signature.size(), digest.data(),
+                         digest.size()) == 1;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -305,7 +322,8 @@ Result<EcPrivateKey> EcPrivateKey::Generate() {
 
 Result<EcPrivateKey> EcPrivateKey::FromScalar(ByteView d) {
   if (d.size() != kFieldBytes) {
-    return ParamError("bad private key: expected a 32-byte scalar, got " + std::to_string(d.size()) + " bytes");
+    return ParamError("bad private key: expected a 32-byte scalar, got " + std::to_string(d.size()) +
+                      " bytes");
   }
   ossl::EcGroupPtr group = P256Group();
   ossl::BnCtxPtr bn_ctx(BN_CTX_new());
@@ -328,7 +346,8 @@ Result<EcPrivateKey> EcPrivateKey::FromScalar(ByteView d) {
       OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1) {
     return OSStatusError(errsec::kAllocate, "cannot build private key parameters");
   }
-  std::unique_ptr<OSSL_PARAM, ossl::Deleter<FreeParamsWipingSecrets>> params(OSSL_PARAM_BLD_to_param(bld.get()));
+  std::unique_ptr<OSSL_PARAM, ossl::Deleter<FreeParamsWipingSecrets>> params(
+      OSSL_PARAM_BLD_to_param(bld.get()));
   if (!params) return OSStatusError(errsec::kAllocate, "cannot build private key parameters");
   ossl::PkeyPtr pkey = PkeyFromParams(params.get(), EVP_PKEY_KEYPAIR);
   if (!pkey) return ParamError("bad private key: OpenSSL rejected the scalar");
@@ -343,7 +362,8 @@ SecureBytes EcPrivateKey::Scalar() const {
   EVP_PKEY_get_bn_param(impl_->pkey.get(), OSSL_PKEY_PARAM_PRIV_KEY, &raw);
   ossl::SecretBnPtr d(raw);
   SecureBytes out(kFieldBytes);
-  if (!d || BN_bn2binpad(d.get(), out.data(), static_cast<int>(kFieldBytes)) != static_cast<int>(kFieldBytes)) {
+  if (!d ||
+      BN_bn2binpad(d.get(), out.data(), static_cast<int>(kFieldBytes)) != static_cast<int>(kFieldBytes)) {
     return SecureBytes();
   }
   return out;
@@ -393,7 +413,8 @@ Result<SecureBytes> EcPrivateKey::SharedSecret(const EcPublicKey& peer) const {
 Result<Bytes> DerSignatureToRaw(ByteView der) {
   const unsigned char* p = der.data();
   ossl::EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
-  if (!sig || p != der.data() + der.size()) return ParamError("bad signature: not an X9.62 DER ECDSA signature");
+  if (!sig || p != der.data() + der.size())
+    return ParamError("bad signature: not an X9.62 DER ECDSA signature");
   const BIGNUM* r = ECDSA_SIG_get0_r(sig.get());
   const BIGNUM* s = ECDSA_SIG_get0_s(sig.get());
   if (BN_is_negative(r) || BN_is_negative(s)) return ParamError("bad signature: negative r or s");
@@ -420,102 +441,8 @@ Result<Bytes> RawSignatureToDer(ByteView raw) {
   unsigned char* out = nullptr;
   int n = i2d_ECDSA_SIG(sig.get(), &out);
   if (n <= 0) return OSStatusError(errsec::kInternal, "cannot encode the signature");
-  Bytes der(out, out + n);
-  OPENSSL_free(out);
-  return der;
-}
-
-SecureBytes X963Kdf(Hash h, ByteView shared_secret, ByteView shared_info, size_t out_len) {
-  SecureBytes out(out_len);
-  const size_t hash_len = DigestSize(h);
-  ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
-  SecureBytes block(hash_len);
-  size_t done = 0;
-  for (uint32_t counter = 1; done < out_len; ++counter) {
-    const uint8_t be[4] = {static_cast<uint8_t>(counter >> 24), static_cast<uint8_t>(counter >> 16),
-                           static_cast<uint8_t>(counter >> 8), static_cast<uint8_t>(counter)};
-    unsigned int n = 0;
-    if (!ctx || EVP_DigestInit_ex(ctx.get(), Md(h), nullptr) != 1 ||
-        EVP_DigestUpdate(ctx.get(), shared_secret.data(), shared_secret.size()) != 1 ||
-        EVP_DigestUpdate(ctx.get(), be, sizeof(be)) != 1 ||
-        EVP_DigestUpdate(ctx.get(), shared_info.data(), shared_info.size()) != 1 ||
-        EVP_DigestFinal_ex(ctx.get(), block.data(), &n) != 1) {
-      Fatal("X9.63 KDF digest");
-    }
-    const size_t take = std::min(out_len - done, static_cast<size_t>(n));
-    std::memcpy(out.data() + done, block.data(), take);
-    done += take;
-  }
-  return out;
-}
-
-namespace {
-const EVP_CIPHER* GcmCipher(size_t key_size) {
-  if (key_size == 16) return EVP_aes_128_gcm();
-  if (key_size == 32) return EVP_aes_256_gcm();
-  return nullptr;
-}
-
-constexpr size_t kTagBytes = 16;
-
-// Sets cipher, key and IV (with an explicit IV length: ECIES uses 16-byte IVs) and feeds the AAD.
-ossl::CipherCtxPtr GcmInit(ByteView key, ByteView iv, ByteView aad, bool encrypt) {
-  ossl::CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-  const EVP_CIPHER* cipher = GcmCipher(key.size());
-  int len = 0;
-  if (!ctx || !cipher || EVP_CipherInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr, encrypt) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(iv.size()), nullptr) != 1 ||
-      EVP_CipherInit_ex(ctx.get(), nullptr, nullptr, key.data(), iv.data(), encrypt) != 1 ||
-      (!aad.empty() && EVP_CipherUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1)) {
-    return nullptr;
-  }
-  return ctx;
-}
-
-Status CheckGcmParams(ByteView key, ByteView iv) {
-  if (!GcmCipher(key.size())) {
-    return ParamError("bad AES-GCM key size: got " + std::to_string(key.size()) + ", expected 16 or 32");
-  }
-  if (iv.size() < 12) return ParamError("bad AES-GCM IV size: got " + std::to_string(iv.size()) + ", expected >= 12");
-  return Ok();
-}
-}  // namespace
-
-Result<Bytes> AesGcmSeal(ByteView key, ByteView iv, ByteView aad, ByteView plaintext) {
-  RETURN_IF_ERROR(CheckGcmParams(key, iv));
-  ossl::CipherCtxPtr ctx = GcmInit(key, iv, aad, true);
-  if (!ctx) return OSStatusError(errsec::kInternal, "AES-GCM setup failed");
-  Bytes out(plaintext.size() + kTagBytes);
-  int len = 0;
-  int fin = 0;
-  if ((!plaintext.empty() &&
-       EVP_CipherUpdate(ctx.get(), out.data(), &len, plaintext.data(), static_cast<int>(plaintext.size())) != 1) ||
-      EVP_CipherFinal_ex(ctx.get(), out.data() + len, &fin) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes, out.data() + plaintext.size()) != 1) {
-    return OSStatusError(errsec::kInternal, "AES-GCM encryption failed");
-  }
-  return out;
-}
-
-Result<SecureBytes> AesGcmOpen(ByteView key, ByteView iv, ByteView aad, ByteView ciphertext_and_tag) {
-  RETURN_IF_ERROR(CheckGcmParams(key, iv));
-  if (ciphertext_and_tag.size() < kTagBytes) {
-    return ParamError("AES-GCM input too short: no room for the 16-byte tag").WithCause("decrypt-failed");
-  }
-  const size_t ct_len = ciphertext_and_tag.size() - kTagBytes;
-  ossl::CipherCtxPtr ctx = GcmInit(key, iv, aad, false);
-  if (!ctx) return OSStatusError(errsec::kInternal, "AES-GCM setup failed");
-  SecureBytes out(ct_len);
-  Bytes tag(ciphertext_and_tag.begin() + ct_len, ciphertext_and_tag.end());
-  int len = 0;
-  int fin = 0;
-  if ((ct_len > 0 &&
-       EVP_CipherUpdate(ctx.get(), out.data(), &len, ciphertext_and_tag.data(), static_cast<int>(ct_len)) != 1) ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) != 1 ||
-      EVP_CipherFinal_ex(ctx.get(), out.data() + len, &fin) != 1) {
-    return ParamError("AES-GCM decryption failed: authentication tag mismatch").WithCause("decrypt-failed");
-  }
-  return out;
+  ossl::OpensslPtr<unsigned char> owner(out);
+  return Bytes(out, out + n);
 }
 
 }  // namespace enclave::crypto

@@ -3,12 +3,17 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/params.h>
 
 #include <memory>
+#include <string>
+
+#include "common/error.h"
+#include "crypto/ec.h"
 
 namespace enclave::crypto::ossl {
 
@@ -19,6 +24,14 @@ struct Deleter {
     Free(p);
   }
 };
+
+template <typename T>
+void OpensslFree(T* p) {
+  OPENSSL_free(p);
+}
+// Memory OpenSSL allocated for us (i2d output, PEM fields).
+template <typename T>
+using OpensslPtr = std::unique_ptr<T, Deleter<OpensslFree<T>>>;
 
 using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
 using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;
@@ -36,3 +49,14 @@ using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, Deleter<OSSL_PARAM_BLD_free>
 using ParamPtr = std::unique_ptr<OSSL_PARAM, Deleter<OSSL_PARAM_free>>;
 
 }  // namespace enclave::crypto::ossl
+
+namespace enclave::crypto::internal {
+
+// Failures of OpenSSL's digest or random generator leave no safe result to return (a zero
+// "random" key would be worse than stopping), so the process stops, as OpenSSL itself would.
+[[noreturn]] void Fatal(const char* what);
+// errSecParam with cause "bad-parameter".
+Error ParamError(std::string message);
+const EVP_MD* Md(Hash h);
+
+}  // namespace enclave::crypto::internal

@@ -44,7 +44,8 @@ Result<ProtectionClass> ParseAccessible(std::string_view name) {
     known += known.empty() ? "" : ", ";
     known += n.cli_name;
   }
-  return OSStatusError(errsec::kParam, "unknown accessibility \"" + std::string(name) + "\"; expected one of: " + known)
+  return OSStatusError(errsec::kParam,
+                       "unknown accessibility \"" + std::string(name) + "\"; expected one of: " + known)
       .WithCause("bad-parameter");
 }
 

@@ -1,1 +1,505 @@
-// Implementation pending.
+// The keybag implementation: class keys in memory according to lock state, wrapped on disk.
+#include "keybag/keybag.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "crypto/ec.h"
+#include "keybag/primitives.h"
+#include "keybag/record.h"
+
+namespace enclave::keybag {
+
+namespace {
+
+namespace fs = std::filesystem;
+using internal::DeviceSecret;
+using internal::KeybagRecord;
+using internal::StoredPasscode;
+using internal::WrappedBy;
+
+constexpr uint8_t kSealVersion = 1;
+constexpr size_t kIvBytes = 12;
+constexpr size_t kTagBytes = 16;
+constexpr size_t kSaltBytes = 16;
+constexpr char kSealAadPrefix[] = "enclave-seal-v1";
+constexpr char kDeviceKekInfo[] = "enclave class kek: device";
+constexpr char kPasscodeKeyInfo[] = "enclave passcode key";
+constexpr char kVerifierInfo[] = "enclave passcode verifier";
+
+bool IsWhenUnlocked(ProtectionClass c) {
+  return c == ProtectionClass::kWhenUnlocked || c == ProtectionClass::kWhenUnlockedThisDeviceOnly ||
+         c == ProtectionClass::kWhenPasscodeSetThisDeviceOnly;
+}
+bool IsAlways(ProtectionClass c) {
+  return c == ProtectionClass::kAlways || c == ProtectionClass::kAlwaysThisDeviceOnly;
+}
+// With a passcode set, every class but the always-available ones is wrapped by the passcode key.
+bool UnderPasscode(ProtectionClass c) { return !IsAlways(c); }
+
+int64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Error ClassKeyLost(ProtectionClass c, const std::string& why) {
+  return KeystoreError(aks::kBadDeviceKey, "the " + PlatformCode(c) + " class key is lost: " + why)
+      .WithCause("class-key-lost")
+      .WithInfo("class", PlatformCode(c));
+}
+
+Error PasscodeNotSet(const std::string& what) {
+  return AuthError(laerror::kPasscodeNotSet, what + ": no device passcode is set")
+      .WithCause("passcode-not-set");
+}
+
+using ClassKeys = std::map<ProtectionClass, SecureBytes>;
+
+class KeybagImpl final : public Keybag {
+ public:
+  KeybagImpl(fs::path dir, KeybagOptions options, DeviceSecret device)
+      : dir_(std::move(dir)),
+        options_(std::move(options)),
+        device_protection_(std::move(device.protection)),
+        device_secret_(std::move(device.secret)),
+        device_kek_(internal::HkdfSha256(device_secret_, kDeviceKekInfo)) {
+    if (options_.use_kernel_keyring) stash_.emplace(dir_);
+  }
+
+  Status Create() {
+    for (ProtectionClass c : AllProtectionClasses()) {
+      if (c == ProtectionClass::kWhenPasscodeSetThisDeviceOnly) continue;  // exists only with a passcode
+      class_keys_[c] = crypto::RandomSecret(internal::kSecretBytes);
+    }
+    RewrapAll(class_keys_, nullptr);
+    return Persist();
+  }
+
+  Status Load() {
+    ASSIGN_OR_RETURN(record_, internal::LoadRecord(dir_ / internal::kRecordFile));
+    std::optional<SecureBytes> passcode_key;
+    if (record_.passcode && stash_) {
+      passcode_key = stash_->Load();
+      if (passcode_key && !VerifierMatches(*passcode_key)) passcode_key.reset();
+    }
+    class_keys_ = UnwrapAll(passcode_key ? &*passcode_key : nullptr, &lost_);
+    first_unlock_done_ = !record_.passcode || passcode_key.has_value();
+    locked_ = record_.locked || !first_unlock_done_;
+    if (locked_) DropWhenUnlocked();
+    return Ok();
+  }
+
+  Result<Bytes> Seal(ProtectionClass c, ByteView plaintext, ByteView aad) override {
+    std::lock_guard lock(mu_);
+    if (c == ProtectionClass::kWhenPasscodeSetThisDeviceOnly && !record_.passcode) {
+      return OSStatusError(errsec::kAuthFailed,
+                           "cannot protect an item when-passcode-set: no device passcode is set")
+          .WithCause("passcode-not-set");
+    }
+    RETURN_IF_ERROR(CheckAvailableLocked(c));
+    Bytes iv = crypto::RandomBytes(kIvBytes);
+    ASSIGN_OR_RETURN(Bytes ct, crypto::AesGcmSeal(class_keys_.at(c), iv, SealAad(c, aad), plaintext));
+    Bytes out{kSealVersion};
+    out.insert(out.end(), iv.begin(), iv.end());
+    out.insert(out.end(), ct.begin(), ct.end());
+    return out;
+  }
+
+  Result<SecureBytes> Unseal(ProtectionClass c, ByteView sealed, ByteView aad) override {
+    std::lock_guard lock(mu_);
+    RETURN_IF_ERROR(CheckAvailableLocked(c));
+    auto corrupt = [&](const std::string& why) {
+      return KeystoreError(aks::kError,
+                           "sealed blob does not open under the " + PlatformCode(c) + " class key: " + why)
+          .WithCause("key-blob-corrupt")
+          .WithInfo("class", PlatformCode(c));
+    };
+    if (sealed.size() < 1 + kIvBytes + kTagBytes) return corrupt("too short");
+    if (sealed[0] != kSealVersion) return corrupt("unknown version " + std::to_string(sealed[0]));
+    auto pt = crypto::AesGcmOpen(class_keys_.at(c), sealed.subspan(1, kIvBytes), SealAad(c, aad),
+                                 sealed.subspan(1 + kIvBytes));
+    if (!pt.ok()) return corrupt("authentication failed (damaged blob or different associated data)");
+    return std::move(pt).value();
+  }
+
+  Status CheckClassAvailable(ProtectionClass c) const override {
+    std::lock_guard lock(mu_);
+    return CheckAvailableLocked(c);
+  }
+
+  KeybagState State() const override {
+    std::lock_guard lock(mu_);
+    KeybagState s;
+    s.passcode_set = record_.passcode.has_value();
+    s.locked = locked_;
+    s.first_unlock_done = first_unlock_done_;
+    s.failed_attempts = record_.failed_attempts;
+    const int64_t now = NowUnix();
+    s.retry_after_seconds =
+        std::max<int64_t>(0, std::max(record_.retry_after_unix, record_.lockout_until_unix) - now);
+    s.locked_out = now < record_.lockout_until_unix;
+    s.device_secret_protection = device_protection_;
+    return s;
+  }
+
+  void Lock() override {
+    std::lock_guard lock(mu_);
+    DropWhenUnlocked();
+    locked_ = true;
+    record_.locked = true;
+    // Lock has no error channel; a failed write only means a restarted daemon comes up unlocked
+    // if it was unlocked before, and the next successful write repairs it.
+    (void)Persist();
+  }
+
+  Status Unlock(const SecureBytes& passcode) override {
+    std::lock_guard lock(mu_);
+    std::optional<SecureBytes> passcode_key;
+    if (record_.passcode) {
+      ASSIGN_OR_RETURN(passcode_key, CheckPasscodeLocked(passcode));
+    }
+    std::set<ProtectionClass> lost;
+    ClassKeys keys = UnwrapAll(passcode_key ? &*passcode_key : nullptr, &lost);
+    record_.locked = false;
+    RETURN_IF_ERROR(Persist());
+    class_keys_ = std::move(keys);
+    lost_ = std::move(lost);
+    first_unlock_done_ = true;
+    locked_ = false;
+    if (passcode_key && stash_) stash_->Store(*passcode_key);
+    return Ok();
+  }
+
+  Status VerifyPasscode(const SecureBytes& passcode) override {
+    std::lock_guard lock(mu_);
+    if (!record_.passcode) return PasscodeNotSet("cannot verify the passcode");
+    ASSIGN_OR_RETURN(SecureBytes ignored, CheckPasscodeLocked(passcode));
+    return Ok();
+  }
+
+  Status SetPasscode(const std::optional<SecureBytes>& old_passcode,
+                     const SecureBytes& new_passcode) override {
+    std::lock_guard lock(mu_);
+    if (new_passcode.empty()) {
+      return OSStatusError(errsec::kParam, "the new passcode must not be empty").WithCause("bad-parameter");
+    }
+    std::optional<SecureBytes> old_key;
+    if (record_.passcode) {
+      if (!old_passcode) {
+        return OSStatusError(errsec::kParam, "changing the passcode needs the current passcode")
+            .WithCause("bad-parameter");
+      }
+      ASSIGN_OR_RETURN(old_key, CheckPasscodeLocked(*old_passcode));
+    }
+    std::set<ProtectionClass> lost;
+    ClassKeys keys = UnwrapAll(old_key ? &*old_key : nullptr, &lost);
+    const auto akpu = ProtectionClass::kWhenPasscodeSetThisDeviceOnly;
+    if (!record_.passcode) keys[akpu] = crypto::RandomSecret(internal::kSecretBytes);
+
+    StoredPasscode stored;
+    stored.salt = crypto::RandomBytes(kSaltBytes);
+    ASSIGN_OR_RETURN(SecureBytes new_key, DerivePasscodeKey(new_passcode, stored));
+    stored.verifier = Verifier(new_key);
+
+    const KeybagRecord before = record_;
+    record_.passcode = std::move(stored);
+    record_.locked = false;
+    RewrapAll(keys, &new_key);
+    if (Status s = Persist(); !s.ok()) {
+      record_ = before;
+      return s;
+    }
+    class_keys_ = std::move(keys);
+    lost_ = std::move(lost);
+    first_unlock_done_ = true;
+    locked_ = false;
+    if (stash_) stash_->Store(new_key);
+    return Ok();
+  }
+
+  Status RemovePasscode(const SecureBytes& current_passcode) override {
+    std::lock_guard lock(mu_);
+    if (!record_.passcode) return PasscodeNotSet("cannot remove the passcode");
+    ASSIGN_OR_RETURN(SecureBytes key, CheckPasscodeLocked(current_passcode));
+    std::set<ProtectionClass> lost;
+    ClassKeys keys = UnwrapAll(&key, &lost);
+    const auto akpu = ProtectionClass::kWhenPasscodeSetThisDeviceOnly;
+    keys.erase(akpu);  // SecureBytes wipes it; with the stored copy gone every akpu blob is dead
+    lost.erase(akpu);
+
+    const KeybagRecord before = record_;
+    record_.class_keys.erase(PlatformCode(akpu));
+    record_.passcode.reset();
+    record_.locked = false;
+    RewrapAll(keys, nullptr);
+    if (Status s = Persist(); !s.ok()) {
+      record_ = before;
+      return s;
+    }
+    class_keys_ = std::move(keys);
+    lost_ = std::move(lost);
+    first_unlock_done_ = true;
+    locked_ = false;
+    if (stash_) stash_->Revoke();
+    return Ok();
+  }
+
+  nlohmann::json Describe() const override {
+    std::lock_guard lock(mu_);
+    nlohmann::json classes = nlohmann::json::object();
+    nlohmann::json reasons = nlohmann::json::object();
+    for (ProtectionClass c : AllProtectionClasses()) {
+      Status s = CheckAvailableLocked(c);
+      classes[PlatformCode(c)] = s.ok();
+      if (!s.ok()) reasons[PlatformCode(c)] = s.error().effective_cause();
+    }
+    const int64_t now = NowUnix();
+    nlohmann::json j = {
+        {"passcode_set", record_.passcode.has_value()},
+        {"locked", locked_},
+        {"first_unlock_done", first_unlock_done_},
+        {"classes", std::move(classes)},
+        {"unavailable_classes", std::move(reasons)},
+        {"failed_attempts", record_.failed_attempts},
+        {"max_failed_attempts", options_.max_failed_attempts},
+        {"retry_after_seconds",
+         std::max<int64_t>(0, std::max(record_.retry_after_unix, record_.lockout_until_unix) - now)},
+        {"locked_out", now < record_.lockout_until_unix},
+        {"device_secret_protection", device_protection_},
+    };
+    if (!stash_) {
+      j["kernel_keyring"] = "disabled";
+    } else if (stash_->available()) {
+      j["kernel_keyring"] = "used";
+    } else {
+      j["kernel_keyring"] = "unavailable";
+    }
+    if (j["kernel_keyring"] != "used") {
+      j["kernel_keyring_note"] =
+          "the unlock state does not survive a daemon restart: with a passcode set, a restarted daemon "
+          "starts "
+          "before first unlock";
+    }
+    return j;
+  }
+
+  Status CorruptClassKeyForTesting(ProtectionClass c) override {
+    std::lock_guard lock(mu_);
+    auto it = record_.class_keys.find(PlatformCode(c));
+    if (it == record_.class_keys.end()) {
+      return KeystoreError(aks::kNotFound, "no stored " + PlatformCode(c) + " class key to damage")
+          .WithCause("item-not-found");
+    }
+    Bytes& w = it->second.wrapped;
+    for (size_t i = kIvBytes; i < w.size(); i += 7) w[i] ^= 0x5a;
+    RETURN_IF_ERROR(Persist());
+    class_keys_.erase(c);
+    lost_.insert(c);
+    return Ok();
+  }
+
+ private:
+  Status CheckAvailableLocked(ProtectionClass c) const {
+    if (c == ProtectionClass::kWhenPasscodeSetThisDeviceOnly && !record_.passcode) {
+      return ClassKeyLost(c, "no device passcode is set, so when-passcode-set items were destroyed");
+    }
+    if (lost_.count(c) != 0) return ClassKeyLost(c, "its stored copy does not unwrap");
+    if (!IsAlways(c) && !first_unlock_done_) {
+      return KeystoreError(aks::kNoPermission,
+                           "the " + PlatformCode(c) + " class key is unavailable before the first unlock")
+          .WithCause("before-first-unlock")
+          .WithInfo("class", PlatformCode(c));
+    }
+    if (IsWhenUnlocked(c) && locked_) {
+      return KeystoreError(aks::kNoPermission,
+                           "the " + PlatformCode(c) + " class key is unavailable while locked")
+          .WithCause("device-locked")
+          .WithInfo("class", PlatformCode(c));
+    }
+    if (class_keys_.count(c) == 0) return ClassKeyLost(c, "it is not loaded");
+    return Ok();
+  }
+
+  static Bytes SealAad(ProtectionClass c, ByteView aad) {
+    Bytes full = ToBytes(kSealAadPrefix);
+    const std::string code = PlatformCode(c);
+    full.insert(full.end(), code.begin(), code.end());
+    full.insert(full.end(), aad.begin(), aad.end());
+    return full;
+  }
+
+  Status Persist() { return internal::SaveRecord(dir_ / internal::kRecordFile, record_); }
+
+  Result<SecureBytes> DerivePasscodeKey(ByteView passcode, const StoredPasscode& p) const {
+    ASSIGN_OR_RETURN(SecureBytes stretched, internal::Argon2idSlowly(passcode, p.salt, p.argon2));
+    SecureBytes ikm(device_secret_.size() + stretched.size());
+    std::copy(device_secret_.data(), device_secret_.data() + device_secret_.size(), ikm.data());
+    std::copy(stretched.data(), stretched.data() + stretched.size(), ikm.data() + device_secret_.size());
+    return internal::HkdfSha256(ikm, kPasscodeKeyInfo);
+  }
+
+  static Bytes Verifier(const SecureBytes& passcode_key) {
+    SecureBytes v = internal::HkdfSha256(passcode_key, kVerifierInfo);
+    return Bytes(v.data(), v.data() + v.size());
+  }
+
+  bool VerifierMatches(const SecureBytes& passcode_key) const {
+    return record_.passcode && ConstantTimeEquals(Verifier(passcode_key), record_.passcode->verifier);
+  }
+
+  // Refuses without looking at the passcode while a delay or lockout runs, so that refused
+  // attempts are not counted.
+  Status AttemptsAllowed(int64_t now) const {
+    const bool locked_out = now < record_.lockout_until_unix;
+    const int64_t until = std::max(record_.retry_after_unix, record_.lockout_until_unix);
+    if (now >= until) return Ok();
+    Error e = OSStatusError(errsec::kAuthFailed,
+                            locked_out ? "too many wrong passcodes: passcode entry is locked out"
+                                       : "too many wrong passcodes: try again later")
+                  .WithCause("passcode-attempts-exceeded")
+                  .WithInfo("retry_after_seconds", until - now)
+                  .WithInfo("failed_attempts", record_.failed_attempts);
+    if (locked_out) e.user_info["locked_out"] = true;
+    return e;
+  }
+
+  Error RecordFailure(int64_t now) {
+    record_.failed_attempts += 1;
+    record_.last_failure_unix = now;
+    int64_t delay = 0;
+    if (!options_.failure_delays.empty()) {
+      size_t i =
+          std::min(static_cast<size_t>(record_.failed_attempts - 1), options_.failure_delays.size() - 1);
+      delay = options_.failure_delays[i].count();
+    }
+    record_.retry_after_unix = now + delay;
+    if (record_.failed_attempts >= options_.max_failed_attempts) {
+      record_.lockout_until_unix = now + options_.lockout_duration.count();
+    }
+    (void)Persist();  // the in-memory counter still holds if the disk refuses
+    const int remaining = std::max(0, options_.max_failed_attempts - record_.failed_attempts);
+    Error e = AuthError(laerror::kAuthenticationFailed, "wrong passcode")
+                  .WithCause("authentication-failed")
+                  .WithInfo("failed_attempts", record_.failed_attempts)
+                  .WithInfo("attempts_remaining", remaining);
+    const int64_t wait = std::max(record_.retry_after_unix, record_.lockout_until_unix) - now;
+    if (wait > 0) e.user_info["retry_after_seconds"] = wait;
+    return e;
+  }
+
+  // Verifies `passcode` with attempt counting; on success, the passcode key.
+  Result<SecureBytes> CheckPasscodeLocked(const SecureBytes& passcode) {
+    const int64_t now = NowUnix();
+    RETURN_IF_ERROR(AttemptsAllowed(now));
+    ASSIGN_OR_RETURN(SecureBytes key, DerivePasscodeKey(passcode, *record_.passcode));
+    if (!VerifierMatches(key)) return RecordFailure(now);
+    if (record_.failed_attempts != 0 || record_.retry_after_unix != 0 || record_.lockout_until_unix != 0) {
+      record_.failed_attempts = 0;
+      record_.retry_after_unix = 0;
+      record_.lockout_until_unix = 0;
+      RETURN_IF_ERROR(Persist());
+    }
+    return key;
+  }
+
+  // Unwraps every stored class key that the given keys can reach; those that do not unwrap go
+  // into `lost`. Passcode-wrapped classes are skipped (not lost) without a passcode key.
+  ClassKeys UnwrapAll(const SecureBytes* passcode_key, std::set<ProtectionClass>* lost) const {
+    ClassKeys keys;
+    lost->clear();
+    for (ProtectionClass c : AllProtectionClasses()) {
+      const std::string code = PlatformCode(c);
+      auto it = record_.class_keys.find(code);
+      if (it == record_.class_keys.end()) {
+        if (c != ProtectionClass::kWhenPasscodeSetThisDeviceOnly || record_.passcode) lost->insert(c);
+        continue;
+      }
+      const SecureBytes* kek = &device_kek_;
+      if (it->second.wrapped_by == WrappedBy::kPasscode) {
+        if (passcode_key == nullptr) continue;
+        kek = passcode_key;
+      }
+      auto key = internal::UnwrapSecret(*kek, AsBytes(code), it->second.wrapped);
+      if (key && key->size() == internal::kSecretBytes) {
+        keys[c] = std::move(*key);
+      } else {
+        lost->insert(c);
+      }
+    }
+    return keys;
+  }
+
+  // Re-wraps `keys` under the device KEK, or under the passcode key for the classes it covers.
+  // Classes absent from `keys` (lost ones) keep their stored, unusable copy.
+  void RewrapAll(const ClassKeys& keys, const SecureBytes* passcode_key) {
+    for (const auto& [c, key] : keys) {
+      const bool by_passcode = passcode_key != nullptr && UnderPasscode(c);
+      const std::string code = PlatformCode(c);
+      record_.class_keys[code] = {
+          by_passcode ? WrappedBy::kPasscode : WrappedBy::kDevice,
+          internal::WrapSecret(by_passcode ? *passcode_key : device_kek_, AsBytes(code), key)};
+    }
+  }
+
+  void DropWhenUnlocked() {
+    for (ProtectionClass c : AllProtectionClasses()) {
+      if (IsWhenUnlocked(c)) class_keys_.erase(c);
+    }
+  }
+
+  const fs::path dir_;
+  const KeybagOptions options_;
+  const std::string device_protection_;
+  const SecureBytes device_secret_;
+  const SecureBytes device_kek_;
+  std::optional<internal::KeyringStash> stash_;
+
+  mutable std::mutex mu_;
+  KeybagRecord record_;
+  ClassKeys class_keys_;
+  std::set<ProtectionClass> lost_;
+  bool first_unlock_done_ = true;
+  bool locked_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Keybag>> Keybag::Open(const fs::path& dir, KeybagOptions options) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return OSStatusError(errsec::kIO, "cannot create the keybag directory: " + ec.message())
+        .WithCause("database-io");
+  }
+  const bool exists = fs::exists(dir / internal::kRecordFile, ec);
+  ASSIGN_OR_RETURN(DeviceSecret device,
+                   internal::LoadOrCreateDeviceSecret(dir, options.sealer.get(), exists));
+  auto keybag = std::make_unique<KeybagImpl>(dir, std::move(options), std::move(device));
+  RETURN_IF_ERROR(exists ? keybag->Load() : keybag->Create());
+  return std::unique_ptr<Keybag>(std::move(keybag));
+}
+
+Result<std::unique_ptr<Keybag>> Keybag::Recreate(const fs::path& dir, KeybagOptions options) {
+  const std::string suffix = ".broken-" + std::to_string(NowUnix());
+  for (const char* name :
+       {internal::kRecordFile, internal::kDeviceSecretFile, internal::kSealedDeviceSecretFile}) {
+    std::error_code ec;
+    const fs::path file = dir / name;
+    if (!fs::exists(file, ec)) continue;
+    fs::path aside = file;
+    aside += suffix;
+    fs::rename(file, aside, ec);
+    if (ec) {
+      return OSStatusError(errsec::kIO, std::string("cannot move ") + name + " aside: " + ec.message())
+          .WithCause("database-io");
+    }
+  }
+  internal::KeyringStash(dir).Revoke();
+  return Open(dir, std::move(options));
+}
+
+}  // namespace enclave::keybag

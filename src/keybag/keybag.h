@@ -13,12 +13,11 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/bytes.h"
 #include "common/result.h"
@@ -67,8 +66,8 @@ struct KeybagOptions {
 
 struct KeybagState {
   bool passcode_set = false;
-  bool locked = false;             // when-unlocked classes unavailable
-  bool first_unlock_done = true;   // after-first-unlock classes available
+  bool locked = false;            // when-unlocked classes unavailable
+  bool first_unlock_done = true;  // after-first-unlock classes available
   int failed_attempts = 0;
   int64_t retry_after_seconds = 0;  // >0: unlock refused until then
   bool locked_out = false;
@@ -101,7 +100,8 @@ class Keybag {
   // Checks the passcode (for device-passcode access control) with the same attempt counting.
   virtual Status VerifyPasscode(const SecureBytes& passcode) = 0;
   // Setting requires the old passcode when one is set. Errors as Unlock.
-  virtual Status SetPasscode(const std::optional<SecureBytes>& old_passcode, const SecureBytes& new_passcode) = 0;
+  virtual Status SetPasscode(const std::optional<SecureBytes>& old_passcode,
+                             const SecureBytes& new_passcode) = 0;
   // Destroys the when-passcode-set class key: every akpu blob becomes unrecoverable.
   virtual Status RemovePasscode(const SecureBytes& current_passcode) = 0;
 

@@ -5,6 +5,7 @@
 #include <linux/keyctl.h>
 #include <openssl/core_names.h>
 #include <openssl/kdf.h>
+#include <openssl/params.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -73,8 +74,8 @@ SecureBytes HkdfSha256(ByteView ikm, std::string_view info, size_t out_len) {
 
 Result<SecureBytes> Argon2idSlowly(ByteView passcode, ByteView salt, const Argon2Params& params) {
   SecureBytes out(kSecretBytes);
-  int rc = argon2id_hash_raw(params.t_cost, params.m_cost_kib, params.parallelism, passcode.data(), passcode.size(),
-                             salt.data(), salt.size(), out.data(), out.size());
+  int rc = argon2id_hash_raw(params.t_cost, params.m_cost_kib, params.parallelism, passcode.data(),
+                             passcode.size(), salt.data(), salt.size(), out.data(), out.size());
   if (rc != ARGON2_OK) {
     return KeystoreError(aks::kError, std::string("keybag: Argon2id failed: ") + argon2_error_message(rc))
         .WithCause("internal");
@@ -125,7 +126,8 @@ Status WriteFileAtomic(const std::filesystem::path& path, ByteView contents) {
     ::unlink(tmp.c_str());
     return IoError("cannot replace " + path.filename().string(), err);
   }
-  Fd dir(::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  Fd dir(::open(path.parent_path().empty() ? "." : path.parent_path().c_str(),
+                O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() >= 0) ::fsync(dir.get());
   return Ok();
 }
@@ -143,6 +145,11 @@ Result<Bytes> ReadWholeFile(const std::filesystem::path& path) {
 
 namespace {
 constexpr char kKeyType[] = "user";
+// Permission bits from keyutils.h, which the kernel UAPI headers do not carry.
+constexpr unsigned long kPossessorAll = 0x3f000000;
+constexpr unsigned long kUserView = 0x00010000;
+constexpr unsigned long kUserRead = 0x00020000;
+constexpr unsigned long kUserSearch = 0x00080000;
 
 bool KeyringUnusable(int err) { return err == ENOSYS || err == EPERM || err == EACCES || err == EOPNOTSUPP; }
 
@@ -153,7 +160,8 @@ long SearchKey(const std::string& description) {
 
 KeyringStash::KeyringStash(const std::filesystem::path& keybag_dir) {
   std::error_code ec;
-  std::filesystem::path abs = std::filesystem::weakly_canonical(std::filesystem::absolute(keybag_dir, ec), ec);
+  std::filesystem::path abs =
+      std::filesystem::weakly_canonical(std::filesystem::absolute(keybag_dir, ec), ec);
   if (ec) abs = keybag_dir;
   Bytes hash = crypto::Digest(crypto::Hash::kSha256, AsBytes(abs.string()));
   description_ = "enclave:keybag:" + HexEncode(ByteView(hash).first(16));
@@ -184,7 +192,7 @@ bool KeyringStash::Store(ByteView passcode_key) {
   }
   // A daemon started from another login session does not possess the key; let the same user
   // read it (the same user can read the device secret file anyway).
-  const unsigned long perm = KEY_POS_ALL | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_SEARCH;
+  const unsigned long perm = kPossessorAll | kUserView | kUserRead | kUserSearch;
   ::syscall(SYS_keyctl, KEYCTL_SETPERM, id, perm);
   available_ = true;
   return true;

@@ -14,7 +14,8 @@ namespace {
 using nlohmann::json;
 
 Error Damaged(const std::string& why) {
-  return KeystoreError(aks::kBadDeviceKey, "keybag.json is damaged (" + why + "); its class keys cannot be recovered")
+  return KeystoreError(aks::kBadDeviceKey,
+                       "keybag.json is damaged (" + why + "); its class keys cannot be recovered")
       .WithCause("class-key-lost");
 }
 
@@ -26,8 +27,8 @@ Bytes HexField(const json& j, const char* name) {
 
 // Bounds keep a tampered file from making every unlock attempt allocate gigabytes.
 bool SaneArgon2(const Argon2Params& p) {
-  return p.t_cost >= 1 && p.t_cost <= 16 && p.m_cost_kib >= 8 && p.m_cost_kib <= (1u << 21) && p.parallelism >= 1 &&
-         p.parallelism <= 16;
+  return p.t_cost >= 1 && p.t_cost <= 16 && p.m_cost_kib >= 8 && p.m_cost_kib <= (1u << 21) &&
+         p.parallelism >= 1 && p.parallelism <= 16;
 }
 
 }  // namespace
@@ -104,7 +105,8 @@ namespace enclave::keybag::internal {
 
 namespace {
 Error SecretLost(const std::string& why) {
-  return KeystoreError(aks::kBadDeviceKey, why + "; the class keys cannot be recovered (re-create the keybag)")
+  return KeystoreError(aks::kBadDeviceKey,
+                       why + "; the class keys cannot be recovered (re-create the keybag)")
       .WithCause("class-key-lost");
 }
 }  // namespace
@@ -119,7 +121,8 @@ Result<DeviceSecret> LoadOrCreateDeviceSecret(const std::filesystem::path& dir, 
     ASSIGN_OR_RETURN(Bytes blob, ReadWholeFile(sealed));
     auto secret = sealer->Unseal(blob);
     if (!secret.ok() || secret->size() != kSecretBytes) {
-      Error e = SecretLost("the sealing token (" + std::string(sealer->name()) + ") could not unseal the device secret");
+      Error e = SecretLost("the sealing token (" + std::string(sealer->name()) +
+                           ") could not unseal the device secret");
       if (!secret.ok()) e.underlying = std::make_shared<const Error>(secret.error());
       return e;
     }

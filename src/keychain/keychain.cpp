@@ -19,7 +19,8 @@ namespace enclave::keychain {
 namespace {
 
 int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -44,15 +45,16 @@ Status CreateOwnerOnly(const std::filesystem::path& path) {
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return OSStatusError(errsec::kIO, "cannot open keychain database " + path.string() + ": " + std::strerror(errno))
+    return OSStatusError(errsec::kIO,
+                         "cannot open keychain database " + path.string() + ": " + std::strerror(errno))
         .WithCause("database-io");
   }
   int rc = ::fchmod(fd, 0600);
   int saved_errno = errno;
   ::close(fd);
   if (rc != 0) {
-    return OSStatusError(errsec::kIO, "cannot restrict keychain database " + path.string() + " to its owner: " +
-                                          std::strerror(saved_errno))
+    return OSStatusError(errsec::kIO, "cannot restrict keychain database " + path.string() +
+                                          " to its owner: " + std::strerror(saved_errno))
         .WithCause("database-io");
   }
   return Ok();
@@ -60,7 +62,8 @@ Status CreateOwnerOnly(const std::filesystem::path& path) {
 
 class SqliteKeychain final : public Keychain {
  public:
-  SqliteKeychain(sql::Database db, int schema_version) : db_(std::move(db)), schema_version_(schema_version) {}
+  SqliteKeychain(sql::Database db, int schema_version)
+      : db_(std::move(db)), schema_version_(schema_version) {}
 
   Result<KeyItem> Add(KeyItem item) override {
     std::lock_guard lock(mu_);
@@ -158,8 +161,9 @@ class SqliteKeychain final : public Keychain {
 
   Status AppendEvent(const Event& event) override {
     std::lock_guard lock(mu_);
-    ASSIGN_OR_RETURN(sql::Statement stmt,
-                     db_.Prepare("INSERT INTO events (time_ms, kind, cause, kids, details) VALUES (?, ?, ?, ?, ?)"));
+    ASSIGN_OR_RETURN(
+        sql::Statement stmt,
+        db_.Prepare("INSERT INTO events (time_ms, kind, cause, kids, details) VALUES (?, ?, ?, ?, ?)"));
     stmt.BindInt64(1, event.time_ms != 0 ? event.time_ms : NowMs());
     stmt.BindText(2, event.kind);
     stmt.BindText(3, event.cause);
@@ -170,8 +174,9 @@ class SqliteKeychain final : public Keychain {
 
   Result<std::vector<Event>> Events() const override {
     std::lock_guard lock(mu_);
-    ASSIGN_OR_RETURN(sql::Statement stmt,
-                     db_.Prepare("SELECT time_ms, kind, cause, kids, details FROM events ORDER BY time_ms, id"));
+    ASSIGN_OR_RETURN(
+        sql::Statement stmt,
+        db_.Prepare("SELECT time_ms, kind, cause, kids, details FROM events ORDER BY time_ms, id"));
     std::vector<Event> events;
     for (;;) {
       ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -234,7 +239,8 @@ class SqliteKeychain final : public Keychain {
   Result<std::string> ExplainFindForTesting(const ItemQuery& query) const override {
     std::lock_guard lock(mu_);
     item_sql::Where where = item_sql::WhereOf(query);
-    ASSIGN_OR_RETURN(sql::Statement stmt, db_.Prepare("EXPLAIN QUERY PLAN " + item_sql::FindSql(query, where)));
+    ASSIGN_OR_RETURN(sql::Statement stmt,
+                     db_.PrepareUncached("EXPLAIN QUERY PLAN " + item_sql::FindSql(query, where)));
     BindAll(stmt, where.params);
     std::string plan;
     for (;;) {
@@ -269,7 +275,8 @@ Result<std::unique_ptr<Keychain>> Keychain::OpenInMemory() { return OpenAt(":mem
 
 Result<std::vector<KeyItem>> Keychain::AddAll(std::vector<KeyItem> items) {
   (void)items;
-  return OSStatusError(errsec::kUnimplemented, "this keychain cannot add items in bulk").WithCause("unimplemented");
+  return OSStatusError(errsec::kUnimplemented, "this keychain cannot add items in bulk")
+      .WithCause("unimplemented");
 }
 
 Result<std::string> Keychain::ExplainFindForTesting(const ItemQuery& query) const {

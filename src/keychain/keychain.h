@@ -9,11 +9,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/bytes.h"
 #include "common/result.h"
@@ -27,20 +26,20 @@ struct KeyItem {
   Bytes application_label;
   Bytes application_tag;
   std::string access_group;
-  std::string token;             // "soft" | "tpm2"
+  std::string token;                  // "soft" | "tpm2"
   std::string key_class = "private";  // "private" | "public"
-  std::string key_type = "ec";   // kSecAttrKeyTypeECSECPrimeRandom
+  std::string key_type = "ec";        // kSecAttrKeyTypeECSECPrimeRandom
   int key_size = 256;
   bool permanent = true;
   bool can_sign = true;
   bool can_derive = true;
   bool can_decrypt = true;
-  int64_t created_ms = 0;   // unix epoch milliseconds; set by Add when 0
+  int64_t created_ms = 0;  // unix epoch milliseconds; set by Add when 0
   int64_t modified_ms = 0;
   std::string accessible;      // protection class platform code: "aku", "ck", "akpu", ...
   std::string access_control;  // serialised policy (canonical JSON), bound into the blob's aad
   Bytes public_key_x963;
-  Bytes sealed_blob;           // the token blob sealed under the class key
+  Bytes sealed_blob;  // the token blob sealed under the class key
 };
 
 // Every set field must match exactly. An empty query matches every item.
@@ -68,8 +67,8 @@ struct ItemUpdate {
 
 struct Event {
   int64_t time_ms = 0;  // set to now by AppendEvent when 0
-  std::string kind;   // "biometry-reset", "enrollment-changed", "passcode-removed", "keybag-repaired", ...
-  std::string cause;  // catalog cause id
+  std::string kind;     // "biometry-reset", "enrollment-changed", "passcode-removed", "keybag-repaired", ...
+  std::string cause;    // catalog cause id
   std::vector<std::string> kids;
   nlohmann::json details = nlohmann::json::object();
 };

@@ -61,10 +61,10 @@ Result<int> ReadVersion(sql::Database& db) {
 }
 
 Error NewerSchemaError(int found) {
-  return OSStatusError(kErrSecUpgradePending,
-                       "the keychain database has schema version " + std::to_string(found) +
-                           ", newer than the " + std::to_string(CurrentVersion()) +
-                           " this enclave knows; run the newer enclave that wrote it")
+  return OSStatusError(kErrSecUpgradePending, "the keychain database has schema version " +
+                                                  std::to_string(found) + ", newer than the " +
+                                                  std::to_string(CurrentVersion()) +
+                                                  " this enclave knows; run the newer enclave that wrote it")
       .WithCause("database-schema-newer")
       .WithInfo("schema_version", found)
       .WithInfo("supported_schema_version", CurrentVersion());
@@ -86,7 +86,8 @@ Status ConfigureConnection(sql::Database& db, bool in_memory) {
   if (in_memory) return Ok();
   ASSIGN_OR_RETURN(std::string mode, db.QueryText("PRAGMA journal_mode = WAL"));
   if (mode != "wal") {
-    return OSStatusError(errsec::kIO, "keychain database: cannot switch to WAL journal mode (got '" + mode + "')")
+    return OSStatusError(errsec::kIO,
+                         "keychain database: cannot switch to WAL journal mode (got '" + mode + "')")
         .WithCause("database-io");
   }
   return Ok();

@@ -39,7 +39,10 @@ Error SqliteError(sqlite3* db, int rc, std::string_view what) {
 }
 
 Statement::Statement(Statement&& other) noexcept
-    : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)), bind_rc_(other.bind_rc_) {}
+    : db_(other.db_),
+      stmt_(std::exchange(other.stmt_, nullptr)),
+      owned_(std::move(other.owned_)),
+      bind_rc_(other.bind_rc_) {}
 
 Statement::~Statement() {
   if (stmt_ == nullptr) return;
@@ -125,6 +128,14 @@ Result<Statement> Database::Prepare(const std::string& sql) {
     it = cache_.emplace(sql, std::move(stmt)).first;
   }
   return Statement(db_.get(), it->second.get());
+}
+
+Result<Statement> Database::PrepareUncached(const std::string& sql) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db_.get(), sql.c_str(), static_cast<int>(sql.size() + 1), &raw, nullptr);
+  StatementHandle stmt(raw);
+  if (rc != SQLITE_OK) return SqliteError(db_.get(), rc, "preparing a statement");
+  return Statement(db_.get(), std::move(stmt));
 }
 
 Status Database::Exec(const std::string& sql) {

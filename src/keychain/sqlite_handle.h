@@ -40,6 +40,7 @@ Error SqliteError(sqlite3* db, int rc, std::string_view what);
 class Statement {
  public:
   Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(sqlite3* db, StatementHandle owned) : db_(db), stmt_(owned.get()), owned_(std::move(owned)) {}
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
   Statement(Statement&& other) noexcept;
@@ -64,7 +65,8 @@ class Statement {
 
  private:
   sqlite3* db_;
-  sqlite3_stmt* stmt_;  // owned by the Database's cache
+  sqlite3_stmt* stmt_;     // owned by the Database's cache, or by owned_
+  StatementHandle owned_;  // set for statements prepared outside the cache
   int bind_rc_ = SQLITE_OK;
 };
 
@@ -78,6 +80,9 @@ class Database {
 
   // Prepares once per distinct SQL text and reuses it afterwards.
   Result<Statement> Prepare(const std::string& sql);
+  // Prepares a statement used once. For EXPLAIN, whose program never revalidates the schema, so
+  // a cached copy would describe indexes that no longer exist.
+  Result<Statement> PrepareUncached(const std::string& sql);
   // Runs one or more statements without results (schema, pragmas).
   Status Exec(const std::string& sql);
   // Runs a statement returning a single value (e.g. a pragma) and gives it as text.

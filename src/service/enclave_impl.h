@@ -51,6 +51,7 @@ class EnclaveImpl : public Enclave {
   // Without prompting: policy still satisfiable and class key available. Errors are in the
   // shape the caller sees for `operation` ("sign digest", "compute shared secret", ...).
   Status CheckUsable(const keychain::KeyItem& item, const std::string& operation);
+  Result<SecureBytes> UnsealTokenBlob(const keychain::KeyItem& item, const std::string& operation);
   Result<UnwrappedKey> Unwrap(const keychain::KeyItem& item, const std::string& operation);
   // "<sepk:p256 kid=…>: unable to <operation>" as CryptoTokenKit -3 around `inner`.
   Error TokenRefusal(const keychain::KeyItem& item, const std::string& operation, const Error& inner);

@@ -99,3 +99,40 @@ Result<nlohmann::json> InjectFault(EnclaveImpl& enclave, SessionImpl& session, c
 }
 
 }  // namespace enclave::service
+
+#if ENCLAVE_HAVE_TPM2
+#include "token/tpm2/tpm2_token.h"
+#endif
+
+namespace enclave::service {
+
+Result<nlohmann::json> AttestKey(EnclaveImpl& enclave, SessionImpl& session, const nlohmann::json& args) {
+  ASSIGN_OR_RETURN(KeyQuery query, KeyQueryFromJson(args.value("query", nlohmann::json::object())));
+  ASSIGN_OR_RETURN(keychain::KeyItem item, session.FindOne(query));
+  if (item.token != "tpm2") {
+    return OSStatusError(errsec::kParam, enclave.Describe(item) +
+                                             ": key attestation needs a key held by a TPM (token tpm2); this key's "
+                                             "token is " + item.token)
+        .WithCause("unsupported-algorithm");
+  }
+#if ENCLAVE_HAVE_TPM2
+  Bytes nonce;
+  if (args.contains("nonce_hex") && args["nonce_hex"].is_string()) {
+    auto n = HexDecode(args["nonce_hex"].get<std::string>());
+    if (!n || n->size() > 32) return OSStatusError(errsec::kParam, "bad nonce (hex, at most 32 bytes)").WithCause("bad-parameter");
+    nonce = *n;
+  }
+  RETURN_IF_ERROR(enclave.CheckUsable(item, "attest key"));
+  ASSIGN_OR_RETURN(SecureBytes blob, enclave.UnsealTokenBlob(item, "attest key"));
+  ASSIGN_OR_RETURN(token::Token * token, enclave.GetToken("tpm2"));
+  auto statement = token::tpm2::AttestKeySlowly(*token, blob, nonce);
+  if (!statement.ok()) return enclave.TokenRefusal(item, "attest key", statement.error());
+  nlohmann::json j = statement->ToJson();
+  j["kid"] = item.kid;
+  return j;
+#else
+  return OSStatusError(errsec::kUnimplemented, "this build has no tpm2 token").WithCause("unimplemented");
+#endif
+}
+
+}  // namespace enclave::service

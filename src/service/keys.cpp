@@ -120,9 +120,10 @@ Status EnclaveImpl::CheckUsable(const keychain::KeyItem& item, const std::string
   return Ok();
 }
 
-Result<UnwrappedKey> EnclaveImpl::Unwrap(const keychain::KeyItem& item, const std::string& operation) {
+Result<SecureBytes> EnclaveImpl::UnsealTokenBlob(const keychain::KeyItem& item, const std::string& operation) {
   if (item.sealed_blob.empty()) {
-    return TokenRefusal(item, operation, KeystoreError(aks::kError, "the key item has no key blob").WithCause("key-blob-missing"));
+    return TokenRefusal(item, operation,
+                        KeystoreError(aks::kError, "the key item has no key blob").WithCause("key-blob-missing"));
   }
   auto pclass = ClassOf(item);
   if (!pclass.ok()) return TokenRefusal(item, operation, pclass.error());
@@ -134,8 +135,13 @@ Result<UnwrappedKey> EnclaveImpl::Unwrap(const keychain::KeyItem& item, const st
     }
     return TokenRefusal(item, operation, inner);
   }
+  return std::move(token_blob).value();
+}
+
+Result<UnwrappedKey> EnclaveImpl::Unwrap(const keychain::KeyItem& item, const std::string& operation) {
+  ASSIGN_OR_RETURN(SecureBytes token_blob, UnsealTokenBlob(item, operation));
   ASSIGN_OR_RETURN(token::Token * token, GetToken(item.token));
-  auto key = token->LoadKey(*token_blob);
+  auto key = token->LoadKey(token_blob);
   if (!key.ok()) return TokenRefusal(item, operation, key.error());
   if (!ConstantTimeEquals((*key)->PublicKeyX963(), item.public_key_x963)) {
     return TokenRefusal(item, operation,

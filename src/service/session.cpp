@@ -99,53 +99,26 @@ Status CheckCapability(bool allowed, const char* attribute) {
   return Ok();
 }
 
-// Which methods a policy needs, for reusing an evaluated authentication context.
-bool ContextCovers(const auth::AccessPolicy& policy, const std::vector<std::string>& satisfied) {
-  auto has = [&](const std::string& m) { return std::find(satisfied.begin(), satisfied.end(), m) != satisfied.end(); };
-  std::vector<bool> needs;
-  if (policy.flags & auth::flag::kUserPresence) needs.push_back(has("biometry") || has("passcode"));
-  if (policy.needs_biometry()) needs.push_back(has("biometry"));
-  if (policy.flags & auth::flag::kDevicePasscode) needs.push_back(has("passcode"));
-  if (policy.flags & auth::flag::kApplicationPassword) needs.push_back(has("application-password"));
-  if (needs.empty()) return true;
-  if (policy.flags & auth::flag::kOr) return std::find(needs.begin(), needs.end(), true) != needs.end();
-  return std::find(needs.begin(), needs.end(), false) == needs.end();
-}
-
 }  // namespace
 
 Result<auth::Evaluation> SessionImpl::Authenticate(const keychain::KeyItem& item, const AuthOptions& options) {
   ASSIGN_OR_RETURN(auth::AccessPolicy policy, auth::AccessPolicy::Deserialize(item.access_control));
-  if (options.context_id) {
-    std::lock_guard lock(mu_);
-    auto it = contexts_.find(*options.context_id);
-    if (it == contexts_.end()) {
-      return AuthError(laerror::kInvalidContext, "the authentication context is not valid").WithCause("authentication-failed");
-    }
-    const AuthContext& ctx = it->second;
-    if (ctx.evaluated_at && std::chrono::steady_clock::now() - *ctx.evaluated_at <= ctx.reuse &&
-        ContextCovers(policy, ctx.satisfied)) {
-      return auth::Evaluation{false, ctx.satisfied};
-    }
-  }
   auth::AuthRequest request;
   request.operation_prompt = options.operation_prompt;
   request.interaction_allowed = options.interaction_allowed;
   request.passcode = options.passcode;
   request.application_password = options.application_password;
+  if (options.context_id) {
+    ASSIGN_OR_RETURN(request.already_satisfied, contexts_.Satisfied(*options.context_id));
+  }
   auto provider = enclave_.biometry();
   auth::EvaluatorDeps deps;
   deps.biometry = provider.get();
   deps.passcode_set = enclave_.keybag().State().passcode_set;
   deps.verify_passcode = [this](const SecureBytes& p) { return enclave_.keybag().VerifyPasscode(p); };
   ASSIGN_OR_RETURN(auth::Evaluation evaluation, auth::Evaluate(policy, request, deps));
-  if (options.context_id) {
-    std::lock_guard lock(mu_);
-    auto it = contexts_.find(*options.context_id);
-    if (it != contexts_.end() && evaluation.prompted) {
-      it->second.evaluated_at = std::chrono::steady_clock::now();
-      it->second.satisfied = evaluation.satisfied;
-    }
+  if (options.context_id && !evaluation.satisfied.empty()) {
+    RETURN_IF_ERROR(contexts_.Record(*options.context_id, evaluation.satisfied));
   }
   return evaluation;
 }
@@ -233,21 +206,11 @@ Result<Bytes> SessionImpl::ExportPrivateKey(const KeyQuery& key) {
       .WithCause("unimplemented");
 }
 
-Result<std::string> SessionImpl::CreateAuthContext(int reuse_seconds) {
-  if (reuse_seconds < 0 || reuse_seconds > 300) {
-    return OSStatusError(errsec::kParam, "reuse duration must be 0..300 seconds").WithCause("bad-parameter");
-  }
-  std::string id = HexEncode(crypto::RandomBytes(16));
-  std::lock_guard lock(mu_);
-  contexts_[id].reuse = std::chrono::seconds(reuse_seconds);
-  return id;
-}
+Result<std::string> SessionImpl::CreateAuthContext(int reuse_seconds) { return contexts_.Create(reuse_seconds); }
 
 Status SessionImpl::InvalidateAuthContext(const std::string& context_id) {
-  std::lock_guard lock(mu_);
-  if (contexts_.erase(context_id) == 0) {
-    return AuthError(laerror::kInvalidContext, "no such authentication context").WithCause("authentication-failed");
-  }
+  RETURN_IF_ERROR(contexts_.Satisfied(context_id));
+  contexts_.Invalidate(context_id);
   return Ok();
 }
 

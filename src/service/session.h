@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 
+#include "auth/context.h"
 #include "service/enclave_impl.h"
 
 namespace enclave::service {
@@ -42,18 +43,12 @@ class SessionImpl : public Session {
   keychain::Keychain* ephemeralStore() { return ephemeral_.get(); }
 
  private:
-  struct AuthContext {
-    std::chrono::seconds reuse{0};
-    std::optional<std::chrono::steady_clock::time_point> evaluated_at;
-    std::vector<std::string> satisfied;
-  };
   Result<auth::Evaluation> Authenticate(const keychain::KeyItem& item, const AuthOptions& options);
 
   EnclaveImpl& enclave_;
   Peer peer_;
   std::unique_ptr<keychain::Keychain> ephemeral_;  // non-permanent keys
-  std::mutex mu_;
-  std::map<std::string, AuthContext> contexts_;
+  auth::AuthContextStore contexts_;
 };
 
 Result<nlohmann::json> RunAdmin(EnclaveImpl& enclave, SessionImpl& session, const std::string& command,

@@ -75,8 +75,10 @@ TEST(Signatures, EverySignatureAlgorithmRoundTrips) {
     if (!alg.is_message) input = Digest(alg.hash.value_or(Hash::kSha256), message);
     auto sig = SignLikeService(alg, key, input);
     ASSERT_TRUE(sig.ok()) << sig.error().ToString();
-    if (alg.raw_signature) EXPECT_EQ(sig->size(), 64u);
-    else EXPECT_EQ((*sig)[0], 0x30);
+    if (alg.raw_signature)
+      EXPECT_EQ(sig->size(), 64u);
+    else
+      EXPECT_EQ((*sig)[0], 0x30);
     EXPECT_TRUE(VerifySignature(alg, pub, input, *sig).ok());
 
     Status wrong_key = VerifySignature(alg, other, input, *sig);
@@ -115,7 +117,8 @@ TEST(Signatures, DigestSizeChecked) {
   EXPECT_TRUE(SignatureInputDigest(any, Bytes(64, 1)).ok());
   EXPECT_FALSE(SignatureInputDigest(any, {}).ok());
   auto sha384 = *FindAlgorithm("ecdsa-signature-digest-x962-sha384");
-  EXPECT_EQ(SignatureInputDigest(sha384, Bytes(32, 1)).error().description, "bad digest size: got 32, expected 48");
+  EXPECT_EQ(SignatureInputDigest(sha384, Bytes(32, 1)).error().description,
+            "bad digest size: got 32, expected 48");
 }
 
 TEST(Signatures, WrongOperationIsParamError) {

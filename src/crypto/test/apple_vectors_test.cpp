@@ -22,9 +22,9 @@ std::optional<Hash> HashByName(const std::string& name) {
 // The table only lists the SHA-256 ECIES variants enclave offers; Apple's vectors also cover
 // other KDF hashes, which the same construction handles with the hash swapped.
 Algorithm EciesFor(const nlohmann::json& vector) {
-  Algorithm alg = *FindAlgorithm(std::string("ecies-encryption-") +
-                                 (vector.value("cofactor", true) ? "cofactor" : "standard") +
-                                 (vector.value("variable_iv", false) ? "-variable-iv" : "") + "-x963-sha256-aes-gcm");
+  Algorithm alg = *FindAlgorithm(
+      std::string("ecies-encryption-") + (vector.value("cofactor", true) ? "cofactor" : "standard") +
+      (vector.value("variable_iv", false) ? "-variable-iv" : "") + "-x963-sha256-aes-gcm");
   alg.hash = HashByName(vector.value("kdf_hash", "SHA256"));
   return alg;
 }

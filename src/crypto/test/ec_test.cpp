@@ -2,8 +2,8 @@
 #include "crypto/ec.h"
 
 #include <gtest/gtest.h>
-
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 namespace enclave::crypto {
 namespace {
@@ -16,7 +16,8 @@ EcPrivateKey NewKey() {
 
 Bytes Base64Decode(const std::string& b64) {
   Bytes out(b64.size());
-  int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
+  int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(b64.data()),
+                          static_cast<int>(b64.size()));
   EXPECT_GT(n, 0);
   // EVP_DecodeBlock counts each '=' of padding as a decoded zero byte.
   size_t padding = 0;

@@ -5,10 +5,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "common/bytes.h"
 
@@ -23,11 +22,11 @@ inline std::optional<nlohmann::json> LoadVectors(const std::string& relative) {
 }
 
 #define ENCLAVE_LOAD_VECTORS_OR_SKIP(var, relative)                                                  \
-  auto var##_opt = ::enclave::crypto::testing::LoadVectors(relative);                               \
-  if (!var##_opt) {                                                                                   \
+  auto var##_opt = ::enclave::crypto::testing::LoadVectors(relative);                                \
+  if (!var##_opt) {                                                                                  \
     GTEST_SKIP() << "shared test data not found: " << ENCLAVE_SHARED_DIR << "/testdata/" << relative \
                  << " (set ENCLAVE_SHARED_DIR to the team's shared folder to run this test)";        \
-  }                                                                                                   \
+  }                                                                                                  \
   const nlohmann::json& var = *var##_opt
 
 inline Bytes Hex(const std::string& hex) {

@@ -55,7 +55,8 @@ void RunEcdsaFile(const nlohmann::json& vectors, const std::string& file, const 
       Status s = VerifySignature(*alg, *key, Hex(test["msg"]), Hex(test["sig"]));
       if (!s.ok()) {
         // Rejections must always be the platform's verify failure, never another error.
-        EXPECT_EQ(s.error().code, errsec::kVerifyFailed) << "tcId " << test["tcId"] << ": " << s.error().ToString();
+        EXPECT_EQ(s.error().code, errsec::kVerifyFailed)
+            << "tcId " << test["tcId"] << ": " << s.error().ToString();
         EXPECT_EQ(s.error().effective_cause(), "verify-failed");
       }
       Record(t, test, s.ok(), file);
@@ -123,8 +124,9 @@ TEST(Wycheproof, EcdhSecp256r1) {
   for (const auto& [flags, outcomes] : acceptable_outcome_by_flags) {
     EXPECT_EQ(outcomes.size(), 1u) << "acceptable cases with flags " << flags << " handled inconsistently";
   }
-  std::cout << "ecdh_secp256r1_test.json: " << t.valid << " valid accepted, " << t.invalid << " invalid rejected, "
-            << t.acceptable_accepted << "/" << t.acceptable_rejected << " acceptable accepted/rejected\n";
+  std::cout << "ecdh_secp256r1_test.json: " << t.valid << " valid accepted, " << t.invalid
+            << " invalid rejected, " << t.acceptable_accepted << "/" << t.acceptable_rejected
+            << " acceptable accepted/rejected\n";
 }
 
 }  // namespace

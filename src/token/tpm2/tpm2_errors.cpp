@@ -1,10 +1,10 @@
 #include "token/tpm2/tpm2_errors.h"
 
-#include <memory>
-#include <string>
-
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tpm2_types.h>
+
+#include <memory>
+#include <string>
 
 namespace enclave::token::tpm2 {
 namespace {
@@ -54,8 +54,8 @@ bool IsCommunicationError(TSS2_RC rc) {
 
 bool IsObjectMemoryError(TSS2_RC rc) {
   const TSS2_RC base = TpmBaseCode(rc);
-  return FromTpm(rc) && (base == TPM2_RC_OBJECT_MEMORY || base == TPM2_RC_SESSION_MEMORY ||
-                         base == TPM2_RC_MEMORY);
+  return FromTpm(rc) &&
+         (base == TPM2_RC_OBJECT_MEMORY || base == TPM2_RC_SESSION_MEMORY || base == TPM2_RC_MEMORY);
 }
 
 bool IsStaleHandleError(TSS2_RC rc) {

@@ -2,9 +2,9 @@
 // MapTpmError, so the catalog (cause ids tpm-cleared, tpm-lockout, ...) sees one vocabulary.
 #pragma once
 
-#include <string_view>
-
 #include <tss2/tss2_common.h>
+
+#include <string_view>
 
 #include "common/error.h"
 
