@@ -21,7 +21,7 @@ class AccessTest : public EnclaveTest {
   }
 };
 
-TEST_F(AccessTest, BiometryPromptsAndOutcomes) {
+TEST_P(AccessTest, BiometryPromptsAndOutcomes) {
   auto key = session_->CreateKey(Spec("unique label", "when-unlocked-this-device-only", {"biometry-any", "private-key-usage"}));
   ASSERT_TRUE(key.ok()) << key.error().ToString();
   EXPECT_EQ(key->access_control, (std::vector<std::string>{"biometry-any", "private-key-usage"}));
@@ -43,7 +43,7 @@ TEST_F(AccessTest, BiometryPromptsAndOutcomes) {
   EXPECT_EQ(cancel.error().remedy(), "authenticate");
 }
 
-TEST_F(AccessTest, CreationRulesAreEnforced) {
+TEST_P(AccessTest, CreationRulesAreEnforced) {
   EXPECT_EQ(session_->CreateKey(Spec("c1", "when-unlocked", {"biometry-any", "biometry-current-set"})).error().code, -50);
   EXPECT_EQ(session_->CreateKey(Spec("c2", "when-unlocked", {"or", "and", "biometry-any", "device-passcode"})).error().code,
             -50);
@@ -59,7 +59,7 @@ TEST_F(AccessTest, CreationRulesAreEnforced) {
   EXPECT_EQ(nofinger.error().code, -7);
 }
 
-TEST_F(AccessTest, LockedDeviceAndClasses) {
+TEST_P(AccessTest, LockedDeviceAndClasses) {
   SetPasscode("246810");
   ASSERT_TRUE(session_->CreateKey(Spec("ak", "when-unlocked-this-device-only")).ok());
   ASSERT_TRUE(session_->CreateKey(Spec("ck", "after-first-unlock-this-device-only")).ok());
@@ -77,7 +77,7 @@ TEST_F(AccessTest, LockedDeviceAndClasses) {
   EXPECT_TRUE(SignMessage("ak").ok());
 }
 
-TEST_F(AccessTest, BiometryResetGivesTheFieldReportsErrorWithoutPrompt) {
+TEST_P(AccessTest, BiometryResetGivesTheFieldReportsErrorWithoutPrompt) {
   auto any = session_->CreateKey(Spec("unique label", "when-unlocked-this-device-only", {"biometry-any", "private-key-usage"}));
   auto set = session_->CreateKey(Spec("current set", "when-unlocked-this-device-only",
                                       {"biometry-current-set", "private-key-usage"}));
@@ -100,7 +100,7 @@ TEST_F(AccessTest, BiometryResetGivesTheFieldReportsErrorWithoutPrompt) {
     const Error& e = dead.error();
     EXPECT_EQ(e.domain, "CryptoTokenKit");
     EXPECT_EQ(e.code, -3);
-    EXPECT_EQ(e.description, "<sepk:p256 kid=" + any->kid + ">: unable to sign digest");
+    EXPECT_EQ(e.description, "<" + TagOf(token_) + ":p256 kid=" + any->kid + ">: unable to sign digest");
     EXPECT_EQ(e.user_info["AKSError"], -536362999);
     EXPECT_EQ(e.prompted, std::optional<bool>(false));
     EXPECT_EQ(e.permanence(), "permanent");
@@ -111,7 +111,7 @@ TEST_F(AccessTest, BiometryResetGivesTheFieldReportsErrorWithoutPrompt) {
   EXPECT_TRUE(SignMessage("plain").ok());
 }
 
-TEST_F(AccessTest, PasscodeRemovalDestroysPasscodeBoundKeys) {
+TEST_P(AccessTest, PasscodeRemovalDestroysPasscodeBoundKeys) {
   SetPasscode("1357");
   ASSERT_TRUE(session_->CreateKey(Spec("akpu", "when-passcode-set-this-device-only")).ok());
   ASSERT_TRUE(SignMessage("akpu").ok());
@@ -124,7 +124,7 @@ TEST_F(AccessTest, PasscodeRemovalDestroysPasscodeBoundKeys) {
   EXPECT_NE(events->dump().find("passcode-removed"), std::string::npos);
 }
 
-TEST_F(AccessTest, WrongPasscodesLockOutAcrossRestarts) {
+TEST_P(AccessTest, WrongPasscodesLockOutAcrossRestarts) {
   SetPasscode("1357");
   ASSERT_TRUE(Admin("config.set", {{"key", "passcode-max-attempts"}, {"value", "3"}}).ok());
   Restart();
@@ -135,7 +135,7 @@ TEST_F(AccessTest, WrongPasscodesLockOutAcrossRestarts) {
   EXPECT_TRUE(refused.error().user_info.contains("retry_after_seconds")) << refused.error().ToJson().dump();
 }
 
-TEST_F(AccessTest, PolicyEditedInTheDatabaseNeverGrantsAccess) {
+TEST_P(AccessTest, PolicyEditedInTheDatabaseNeverGrantsAccess) {
   auto key = session_->CreateKey(Spec("guarded", "when-unlocked-this-device-only", {"biometry-any", "private-key-usage"}));
   ASSERT_TRUE(key.ok());
   Biometry("no-match");
@@ -156,6 +156,8 @@ TEST_F(AccessTest, PolicyEditedInTheDatabaseNeverGrantsAccess) {
   EXPECT_EQ(sig.error().domain, "CryptoTokenKit");
   EXPECT_EQ(sig.error().code, -3);
 }
+
+ENCLAVE_INSTANTIATE_FOR_TOKENS(AccessTest);
 
 }  // namespace
 }  // namespace enclave::service::testing

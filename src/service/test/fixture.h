@@ -9,6 +9,7 @@
 
 #include "crypto/algorithm.h"
 #include "service/enclave.h"
+#include "token/tpm2/test/swtpm_process.h"
 
 namespace enclave::service::testing {
 
@@ -18,12 +19,25 @@ inline std::filesystem::path MakeTempDir(const char* prefix) {
   return dir != nullptr ? std::filesystem::path(dir) : std::filesystem::path();
 }
 
-class EnclaveTest : public ::testing::Test {
+// Parameterised over the token that holds the keys: every behaviour that holds for "soft" must
+// hold for "tpm2" (a real swtpm per test).
+class EnclaveTest : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override { Open(); }
+  void SetUp() override {
+    token_ = GetParam();
+    Open();
+    if (token_ == "tpm2") {
+      if (!enclave::testing::SwtpmProcess::FindBinary()) GTEST_SKIP() << "swtpm is not installed";
+      tpm_ = std::make_unique<enclave::testing::SwtpmProcess>();
+      ASSERT_TRUE(tpm_->Start()) << "swtpm did not start";
+      auto r = Admin("config.set", {{"key", "tpm2-tcti"}, {"value", tpm_->Tcti()}});
+      ASSERT_TRUE(r.ok()) << r.error().ToString();
+    }
+  }
   void TearDown() override {
     session_.reset();
     enclave_.reset();
+    tpm_.reset();
     std::filesystem::remove_all(home_);
   }
 
@@ -60,9 +74,10 @@ class EnclaveTest : public ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.error().ToString();
   }
 
-  static KeySpec Spec(const std::string& app_label, const std::string& accessible = "when-unlocked-this-device-only",
-                      std::vector<std::string> acl = {"private-key-usage"}) {
+  KeySpec Spec(const std::string& app_label, const std::string& accessible = "when-unlocked-this-device-only",
+               std::vector<std::string> acl = {"private-key-usage"}) const {
     KeySpec s;
+    s.token = token_;
     s.application_label = ToBytes(app_label);
     s.accessible = accessible;
     s.access_control = std::move(acl);
@@ -84,9 +99,19 @@ class EnclaveTest : public ::testing::Test {
     return pub.ok() && alg.ok() && crypto::VerifySignature(*alg, *pub, AsBytes(message), signature).ok();
   }
 
+  std::string token_ = "soft";
+  std::unique_ptr<enclave::testing::SwtpmProcess> tpm_;
   std::filesystem::path home_;
   std::unique_ptr<Enclave> enclave_;
   std::unique_ptr<Session> session_;
 };
 
 }  // namespace enclave::service::testing
+
+namespace enclave::service::testing {
+inline std::string TokenName(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+// The description tag each token uses in "<tag:p256 kid=…>".
+inline std::string TagOf(const std::string& token) { return token == "tpm2" ? "tpmk" : "sepk"; }
+}  // namespace enclave::service::testing
+#define ENCLAVE_INSTANTIATE_FOR_TOKENS(suite) \
+  INSTANTIATE_TEST_SUITE_P(Tokens, suite, ::testing::Values("soft", "tpm2"), TokenName)

@@ -40,7 +40,7 @@ class RecoveryTest : public EnclaveTest {
   }
 };
 
-TEST_F(RecoveryTest, DoctorIsCleanAtFirst) {
+TEST_P(RecoveryTest, DoctorIsCleanAtFirst) {
   ASSERT_TRUE(session_->CreateKey(Spec("one", "when-unlocked", {"biometry-any", "private-key-usage"})).ok());
   ASSERT_TRUE(session_->CreateKey(Spec("two")).ok());
   auto d = Doctor();
@@ -50,7 +50,7 @@ TEST_F(RecoveryTest, DoctorIsCleanAtFirst) {
   EXPECT_TRUE(d["database"]["ok"].get<bool>());
 }
 
-TEST_F(RecoveryTest, BiometryResetFaultIsSeenByDoctorAndJournal) {
+TEST_P(RecoveryTest, BiometryResetFaultIsSeenByDoctorAndJournal) {
   auto key = session_->CreateKey(Spec("unique label", "when-unlocked", {"biometry-any", "private-key-usage"}));
   auto other = session_->CreateKey(Spec("other"));
   ASSERT_TRUE(key.ok() && other.ok());
@@ -64,7 +64,7 @@ TEST_F(RecoveryTest, BiometryResetFaultIsSeenByDoctorAndJournal) {
   EXPECT_TRUE(EventNames("biometry-reset", key->kid));
 }
 
-TEST_F(RecoveryTest, EnrollmentChangeFault) {
+TEST_P(RecoveryTest, EnrollmentChangeFault) {
   auto key = session_->CreateKey(Spec("set", "when-unlocked", {"biometry-current-set"}));
   ASSERT_TRUE(key.ok());
   ASSERT_TRUE(Admin("inject", {{"fault", "enrollment-change"}}).ok());
@@ -73,7 +73,7 @@ TEST_F(RecoveryTest, EnrollmentChangeFault) {
   EXPECT_EQ(SignMessage("set").error().code, -3);
 }
 
-TEST_F(RecoveryTest, ClassKeyCorruptFault) {
+TEST_P(RecoveryTest, ClassKeyCorruptFault) {
   auto key = session_->CreateKey(Spec("ck", "after-first-unlock"));
   ASSERT_TRUE(key.ok());
   ASSERT_TRUE(Admin("inject", {{"fault", "class-key-corrupt"}, {"class", "ck"}}).ok());
@@ -86,7 +86,7 @@ TEST_F(RecoveryTest, ClassKeyCorruptFault) {
   EXPECT_TRUE(EventNames("class-key-damaged", key->kid));
 }
 
-TEST_F(RecoveryTest, BlobFaults) {
+TEST_P(RecoveryTest, BlobFaults) {
   auto flipped = session_->CreateKey(Spec("flip"));
   auto missing = session_->CreateKey(Spec("missing"));
   ASSERT_TRUE(flipped.ok() && missing.ok());
@@ -98,22 +98,26 @@ TEST_F(RecoveryTest, BlobFaults) {
   EXPECT_EQ(SignMessage("missing").error().code, -3);
 }
 
-TEST_F(RecoveryTest, DatabasePageCorruptionIsReported) {
-  for (int i = 0; i < 200; ++i) ASSERT_TRUE(session_->CreateKey(Spec("bulk-" + std::to_string(i), "always", {})).ok());
+TEST_P(RecoveryTest, DatabasePageCorruptionIsReported) {
+  for (int i = 0; i < 200; ++i) {
+    KeySpec bulk = Spec("bulk-" + std::to_string(i), "always", {});
+    bulk.token = "soft";  // the database is what is damaged here, not the token
+    ASSERT_TRUE(session_->CreateKey(bulk).ok());
+  }
   ASSERT_TRUE(Admin("inject", {{"fault", "db-page-corrupt"}}).ok());
   auto d = Doctor();
   EXPECT_FALSE(d["database"]["ok"].get<bool>()) << d["database"].dump();
   EXPECT_FALSE(d["ok"].get<bool>());
 }
 
-TEST_F(RecoveryTest, InjectionNeedsDebug) {
+TEST_P(RecoveryTest, InjectionNeedsDebug) {
   Open(/*debug=*/false);
   auto r = Admin("inject", {{"fault", "biometry-reset"}});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().effective_cause(), "debug-disabled");
 }
 
-TEST_F(RecoveryTest, ReenrollRecoversADeadKeyWithTheSameIdentity) {
+TEST_P(RecoveryTest, ReenrollRecoversADeadKeyWithTheSameIdentity) {
   KeySpec spec = Spec("unique label", "when-unlocked-this-device-only", {"biometry-any", "private-key-usage"});
   spec.label = "customer";
   spec.application_tag = ToBytes("tag");
@@ -138,7 +142,7 @@ TEST_F(RecoveryTest, ReenrollRecoversADeadKeyWithTheSameIdentity) {
   EXPECT_TRUE(Doctor()["ok"].get<bool>());
 }
 
-TEST_F(RecoveryTest, ReenrollOfALiveKeySignsARotationStatement) {
+TEST_P(RecoveryTest, ReenrollOfALiveKeySignsARotationStatement) {
   auto key = session_->CreateKey(Spec("alive"));
   ASSERT_TRUE(key.ok());
   auto r = session_->Reenroll(ByLabel("alive"), AuthOptions{});
@@ -155,7 +159,7 @@ TEST_F(RecoveryTest, ReenrollOfALiveKeySignsARotationStatement) {
   EXPECT_FALSE(Verifies(r->key, body.dump(), *sig));
 }
 
-TEST_F(RecoveryTest, DiagnosticsHoldNoSecrets) {
+TEST_P(RecoveryTest, DiagnosticsHoldNoSecrets) {
   const std::string passcode = "97531864";
   ASSERT_TRUE(Admin("passcode.set", {}, {passcode}).ok());
   auto key = session_->CreateKey(Spec("unique label", "when-unlocked", {"biometry-any", "private-key-usage"}));
@@ -176,6 +180,32 @@ TEST_F(RecoveryTest, DiagnosticsHoldNoSecrets) {
     EXPECT_EQ(all.find(HexEncode(AsBytes(*secret))), std::string::npos);
   }
 }
+
+TEST_P(RecoveryTest, ClearedTpmMakesKeysPermanentlyInvalidAndReenrollRecovers) {
+  if (token_ != "tpm2") GTEST_SKIP() << "only a TPM can be cleared";
+  auto key = session_->CreateKey(Spec("tpm key"));
+  ASSERT_TRUE(key.ok()) << key.error().ToString();
+  ASSERT_TRUE(SignMessage("tpm key").ok());
+  Restart();  // the daemon stops before the TPM is cleared
+  tpm_->Stop();
+  tpm_->WipeState();
+  ASSERT_TRUE(tpm_->Start());
+  auto sig = SignMessage("tpm key");
+  ASSERT_FALSE(sig.ok());
+  EXPECT_EQ(sig.error().code, -3);
+  EXPECT_EQ(sig.error().permanence(), "permanent");
+  EXPECT_EQ(sig.error().effective_cause(), "tpm-cleared");
+  auto d = Doctor();
+  EXPECT_EQ(VerdictOf(d, key->kid)["verdict"], "permanently-invalid");
+  EXPECT_EQ(VerdictOf(d, key->kid)["cause"], "tpm-cleared");
+  auto r = session_->Reenroll(ByLabel("tpm key"), AuthOptions{});
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  auto again = SignMessage("tpm key", "new tpm");
+  ASSERT_TRUE(again.ok()) << again.error().ToString();
+  EXPECT_TRUE(Verifies(r->key, "new tpm", again->output));
+}
+
+ENCLAVE_INSTANTIATE_FOR_TOKENS(RecoveryTest);
 
 }  // namespace
 }  // namespace enclave::service::testing
