@@ -17,6 +17,8 @@ EnclaveImpl::EnclaveImpl(EnclaveOptions options) : options_(std::move(options)) 
 EnclaveImpl::~EnclaveImpl() = default;
 
 Result<std::unique_ptr<EnclaveImpl>> EnclaveImpl::Create(const EnclaveOptions& options) {
+  // tpm2-tss logs expected failures (a cleared TPM) to stderr; our errors say it better.
+  ::setenv("TSS2_LOG", "all+NONE", /*overwrite=*/0);
   if (options.home.empty()) return OSStatusError(errsec::kParam, "no enclave home given").WithCause("bad-parameter");
   std::unique_ptr<EnclaveImpl> e(new EnclaveImpl(options));
   RETURN_IF_ERROR(e->Init());
@@ -38,8 +40,9 @@ Status EnclaveImpl::Init() {
   ASSIGN_OR_RETURN(config_, Config::Load(options_.home / "config.json"));
   fs::create_directories(options_.home / "keybag", ec);
   ::chmod((options_.home / "keybag").c_str(), 0700);
-  ASSIGN_OR_RETURN(keybag_, keybag::Keybag::Open(options_.home / "keybag", KeybagOptionsFromConfig()));
   ASSIGN_OR_RETURN(keychain_, keychain::Keychain::Open(options_.home / "keychain.db"));
+  LoadLostKeys();
+  RETURN_IF_ERROR(OpenKeybag());
   return OpenProviders();
 }
 
@@ -104,10 +107,15 @@ Config EnclaveImpl::config() {
 }
 
 Status EnclaveImpl::SetConfig(const std::string& key, const std::string& value) {
-  std::lock_guard lock(mu_);
-  RETURN_IF_ERROR(config_.Set(key, value));
-  if (key == "biometry" || key == "fprintd-user") return OpenProviders();
-  if (key == "tpm2-tcti") tokens_.erase("tpm2");  // reopened with the new TCTI on next use
+  {
+    std::lock_guard lock(mu_);
+    RETURN_IF_ERROR(config_.Set(key, value));
+    if (key == "biometry" || key == "fprintd-user") return OpenProviders();
+    if (key != "tpm2-tcti") return Ok();
+    tokens_.erase("tpm2");  // reopened with the new TCTI on next use
+  }
+  // A TPM configured before any key or passcode exists takes over the device secret.
+  if (!value.empty()) RETURN_IF_ERROR(SealKeybagWithTpmIfEmpty());
   return Ok();
 }
 

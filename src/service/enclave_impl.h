@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "auth/policy.h"
@@ -63,6 +64,9 @@ class EnclaveImpl : public Enclave {
   // Compares the biometric state with the last one seen and records what changed (a reset or
   // an enrollment change) with the kids it invalidated.
   void NoteBiometryChange();
+  // Keys whose protection was lost with a re-created keybag: kid -> cause.
+  std::optional<std::string> LostKeyCause(const std::string& kid);
+  void LoadLostKeys();
   // Deletes akpu items after a passcode removal and records the event.
   void DestroyPasscodeBoundKeys();
 
@@ -74,6 +78,12 @@ class EnclaveImpl : public Enclave {
   explicit EnclaveImpl(EnclaveOptions options);
   Status Init();
   Status OpenProviders();
+  // Opens the keybag, sealed by the TPM when one is configured; re-creates it (and says so,
+  // marking every key it protected) when the TPM that sealed it was cleared.
+  Status OpenKeybag();
+  // Moves a fresh, empty keybag's device secret into the TPM just configured.
+  Status SealKeybagWithTpmIfEmpty();
+  Result<std::shared_ptr<keybag::DeviceSecretSealer>> TpmSealer();
   keybag::KeybagOptions KeybagOptionsFromConfig();
 
   EnclaveOptions options_;
@@ -86,6 +96,7 @@ class EnclaveImpl : public Enclave {
   std::shared_ptr<auth::BiometryProvider> biometry_;
   std::shared_ptr<auth::BiometrySimulator> simulator_;
   std::map<int, EventListener> listeners_;
+  std::map<std::string, std::string> lost_keys_;  // kid -> cause, from state.json
   int next_listener_ = 1;
 };
 

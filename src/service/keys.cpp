@@ -86,6 +86,12 @@ Result<keychain::KeyItem> EnclaveImpl::GenerateItem(const KeySpec& spec) {
 }
 
 Status EnclaveImpl::CheckUsable(const keychain::KeyItem& item, const std::string& operation) {
+  if (auto lost = LostKeyCause(item.kid)) {
+    return TokenRefusal(item, operation,
+                        KeystoreError(aks::kBadDeviceKey, "the keybag that protected this key was re-created (" +
+                                                              *lost + "); the key cannot be recovered")
+                            .WithCause(*lost));
+  }
   auto policy = auth::AccessPolicy::Deserialize(item.access_control);
   if (!policy.ok()) {
     return TokenRefusal(item, operation,

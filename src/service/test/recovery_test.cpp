@@ -187,9 +187,14 @@ TEST_P(RecoveryTest, ClearedTpmMakesKeysPermanentlyInvalidAndReenrollRecovers) {
   ASSERT_TRUE(key.ok()) << key.error().ToString();
   ASSERT_TRUE(SignMessage("tpm key").ok());
   Restart();  // the daemon stops before the TPM is cleared
+  auto status = Admin("status");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ((*status)["keybag"]["device_secret_protection"], "tpm2") << "the keybag was sealed by the TPM";
   tpm_->Stop();
   tpm_->WipeState();
   ASSERT_TRUE(tpm_->Start());
+  Restart();  // the keybag's sealed device secret is gone with the TPM: re-created, and said so
+  EXPECT_TRUE(EventNames("keybag-recreated", key->kid));
   auto sig = SignMessage("tpm key");
   ASSERT_FALSE(sig.ok());
   EXPECT_EQ(sig.error().code, -3);
