@@ -46,6 +46,7 @@ const KeyRule kRules[] = {
     {"passcode-max-attempts", "10", IsAttempts, "a whole number from 1 to 100"},
     {"passcode-lockout-seconds", "86400", IsSeconds, "a whole number of seconds"},
     {"fprintd-user", "", AnyText, "a user name"},
+    {"logind-session", "", AnyText, "a logind session id (empty: this login session)"},
 };
 
 const KeyRule* FindRule(const std::string& key) {

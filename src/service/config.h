@@ -24,12 +24,12 @@ class Config {
   Result<std::string> Get(const std::string& key) const;
   std::string biometry() const { return GetOr("biometry"); }
   std::string tpm2_tcti() const { return GetOr("tpm2-tcti"); }
+  std::string GetOr(const std::string& key) const;
   int passcode_max_attempts() const;
   int64_t passcode_lockout_seconds() const;
   nlohmann::json ToJson() const;
 
  private:
-  std::string GetOr(const std::string& key) const;
   Status Save() const;
   std::filesystem::path file_;
   std::map<std::string, std::string> values_;

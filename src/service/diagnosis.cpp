@@ -81,6 +81,7 @@ nlohmann::json EnclaveImpl::StatusReport() {
   j["keys"] = count.ok() ? *count : -1;
   j["database"] = {{"schema_version", keychain_->SchemaVersion()}};
   j["keybag"] = keybag_->Describe();
+  j["session_lock"] = lock_watcher_ ? lock_watcher_->Describe() : nlohmann::json{{"source", "none"}};
   const Config cfg = config();
   j["config"] = cfg.ToJson();
   nlohmann::json bio = {{"provider", cfg.biometry()}};

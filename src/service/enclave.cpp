@@ -43,7 +43,17 @@ Status EnclaveImpl::Init() {
   ASSIGN_OR_RETURN(keychain_, keychain::Keychain::Open(options_.home / "keychain.db"));
   LoadLostKeys();
   RETURN_IF_ERROR(OpenKeybag());
-  return OpenProviders();
+  RETURN_IF_ERROR(OpenProviders());
+  if (options_.follow_session_lock) {
+    lock_watcher_ = std::make_unique<SessionLockWatcher>(config_.GetOr("logind-session"), [this](bool locked) {
+      if (locked) {
+        keybag_->Lock();
+      } else if (!keybag_->State().passcode_set) {
+        (void)keybag_->Unlock(SecureBytes());
+      }
+    });
+  }
+  return Ok();
 }
 
 Status EnclaveImpl::OpenProviders() {

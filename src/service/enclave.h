@@ -24,6 +24,8 @@ struct Peer {
 struct EnclaveOptions {
   std::filesystem::path home;  // $ENCLAVE_HOME
   bool debug = false;          // allows fault injection ("enclave debug inject")
+  // Lock the keybag when the desktop session locks (logind's LockedHint). The daemon sets it.
+  bool follow_session_lock = false;
 };
 
 class Enclave;

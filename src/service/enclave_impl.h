@@ -13,6 +13,7 @@
 #include "keybag/keybag.h"
 #include "keychain/keychain.h"
 #include "service/config.h"
+#include "service/session_lock.h"
 #include "service/enclave.h"
 #include "token/token.h"
 
@@ -97,6 +98,7 @@ class EnclaveImpl : public Enclave {
   std::shared_ptr<auth::BiometrySimulator> simulator_;
   std::map<int, EventListener> listeners_;
   std::map<std::string, std::string> lost_keys_;  // kid -> cause, from state.json
+  std::unique_ptr<SessionLockWatcher> lock_watcher_;  // last: stopped first
   int next_listener_ = 1;
 };
 
