@@ -2,6 +2,7 @@
 // sign through the in-process service and through the daemon, key creation, and lookup by
 // application label in a 100,000-item keychain. `make bench` prints each with its ratio.
 #include <benchmark/benchmark.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 

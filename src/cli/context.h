@@ -2,13 +2,12 @@
 // file helpers, key selectors and the passcode-retry rule. Internal to the cli layer.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
 
@@ -38,8 +37,8 @@ Result<SecureBytes> ReadSecretLine(Environment& env, const std::string& what);
 
 // Key selection options shared by every command that names keys.
 struct Selector {
-  std::string label, application_label, application_label_hex, application_tag, application_tag_hex, kid, token,
-      access_group;
+  std::string label, application_label, application_label_hex, application_tag, application_tag_hex, kid,
+      token, access_group;
   std::vector<CLI::Option*> options;
 
   void AddTo(CLI::App* cmd);
@@ -49,21 +48,26 @@ struct Selector {
 
 // Text or hex into bytes, for --application-label[-hex] and --application-tag[-hex].
 Result<std::optional<Bytes>> TextOrHex(const CLI::Option* text_opt, const std::string& text,
-                                       const CLI::Option* hex_opt, const std::string& hex, const std::string& what);
+                                       const CLI::Option* hex_opt, const std::string& hex,
+                                       const std::string& what);
 
-// Runs a private-key operation; when it fails with errSecAuthNeeded and user_info.needs ==
-// "passcode", asks for the passcode (stdin line or pinentry) and retries once.
+// Runs a private-key operation; when it fails with errSecAuthNeeded and user_info.needs is
+// "passcode" or "application-password", asks for that secret (a stdin line with
+// --passcode-stdin, else pinentry) and retries once.
 template <typename T, typename Op>
-Result<T> WithPasscodeRetry(Context& ctx, AuthOptions& auth, bool passcode_stdin, Op&& op);
+Result<T> WithPasscodeRetry(Context& ctx, AuthOptions& auth, bool from_stdin, Op&& op);
 
-Status AskPasscodeInto(Context& ctx, AuthOptions& auth, bool passcode_stdin);
-bool NeedsPasscode(const Error& e);
+// "passcode" | "application-password" when the error asks for that secret, else "".
+std::string NeededSecret(const Error& e);
+Status AskSecretInto(Context& ctx, AuthOptions& auth, const std::string& needs, bool from_stdin);
 
 template <typename T, typename Op>
-Result<T> WithPasscodeRetry(Context& ctx, AuthOptions& auth, bool passcode_stdin, Op&& op) {
+Result<T> WithPasscodeRetry(Context& ctx, AuthOptions& auth, bool from_stdin, Op&& op) {
   Result<T> r = op(auth);
-  if (r.ok() || !NeedsPasscode(r.error()) || auth.passcode.has_value()) return r;
-  RETURN_IF_ERROR(AskPasscodeInto(ctx, auth, passcode_stdin));
+  if (r.ok()) return r;
+  const std::string needs = NeededSecret(r.error());
+  if (needs.empty()) return r;
+  RETURN_IF_ERROR(AskSecretInto(ctx, auth, needs, from_stdin));
   return op(auth);
 }
 

@@ -65,7 +65,10 @@ std::optional<int64_t> ParseNumber(const std::string& s) {
 // the base codes.
 std::optional<int64_t> TpmBaseCode(int64_t rc) {
   if (rc <= 0 || rc > 0xffffff) return std::nullopt;
-  if ((rc & 0xff0000) != 0) return rc;  // a TSS layer's own code (TCTI, ESYS): catalogued as is
+  // A resource manager forwards the TPM's own codes in its TPM layer (11); other TSS layers'
+  // codes (TCTI, ESYS) are catalogued as they are.
+  if ((rc & 0xff0000) == 0x0b0000) rc &= 0xffff;
+  if ((rc & 0xff0000) != 0) return rc;
   if (rc & 0x080) return 0x080 | (rc & 0x3f);
   if ((rc & 0x900) == 0x900) return rc & 0x97f;
   if (rc & 0x100) return rc & 0x17f;
@@ -91,7 +94,9 @@ std::string CanonicalName(std::string token) {
   };
   // Swift: LAError.Code.userCancel, LAError.userCancel, TKError.Code.corruptedData.
   static const std::vector<std::pair<std::string, std::string>> kSwift = {
-      {"LAError.Code.", "LAError"}, {"LAError.", "LAError"}, {"TKError.Code.", "TKErrorCode"},
+      {"LAError.Code.", "LAError"},
+      {"LAError.", "LAError"},
+      {"TKError.Code.", "TKErrorCode"},
       {"TKError.", "TKErrorCode"},
   };
   for (const auto& [prefix, replacement] : kSwift) {
@@ -144,20 +149,20 @@ void FromText(const std::string& text, std::vector<Hit>& hits) {
       if (on_match(*it, b)) used.emplace_back(b, e);
     }
   };
-  const std::string domains =
+  static const std::string domains =
       "NSOSStatusErrorDomain|OSStatus|com\\.apple\\.CryptoTokenKit|CryptoTokenKit|TKErrorDomain|"
       "com\\.apple\\.LocalAuthentication|LocalAuthentication|LAErrorDomain|AppleKeyStore|AKS|TPM";
-  const std::string number = "(-?[0-9]+|0[xX][0-9a-fA-F]+)";
+  static const std::string number = "(-?[0-9]+|0[xX][0-9a-fA-F]+)";
   // `Error Domain=X Code=N`, `X Code=N`, `X error N`, `X -N`.
-  const std::regex domain_code("\\b(" + domains + ")\"?\\s*(?:[,:]?\\s*(?:error|code|Code|status))?\\s*[=:]?\\s*" +
-                               number + "\\b");
+  static const std::regex domain_code(
+      "\\b(" + domains + ")\"?\\s*(?:[,:]?\\s*(?:error|code|Code|status))?\\s*[=:]?\\s*" + number + "\\b");
   scan(domain_code, [&](const std::smatch& m, size_t pos) {
     auto v = ParseNumber(m[2].str());
     if (!v) return false;
     hits.push_back({pos, NormalizeDomain(m[1].str()), *v});
     return true;
   });
-  const std::regex aks("AKSError\"?\\s*[=:]\\s*" + number);
+  static const std::regex aks("AKSError\"?\\s*[=:]\\s*" + number);
   scan(aks, [&](const std::smatch& m, size_t pos) {
     auto v = ParseNumber(m[1].str());
     if (!v) return false;
@@ -165,8 +170,9 @@ void FromText(const std::string& text, std::vector<Hit>& hits) {
     return true;
   });
   // Symbolic names: errSec…, LAError…, TKErrorCode…, kAKSReturn…, TPM_RC_…, Swift spellings.
-  const std::regex name("\\b(errSec[A-Za-z]+|LAError[A-Za-z.]+|TKError[A-Za-z.]+|TKTokenNotFound[A-Za-z]+|"
-                        "kAKSReturn[A-Za-z]+|TPM2?_RC_[A-Z0-9_]+|TSS2_[A-Z]+_RC_[A-Z_]+)");
+  static const std::regex name(
+      "\\b(errSec[A-Za-z]+|LAError[A-Za-z.]+|TKError[A-Za-z.]+|TKTokenNotFound[A-Za-z]+|"
+      "kAKSReturn[A-Za-z]+|TPM2?_RC_[A-Z0-9_]+|TSS2_[A-Z]+_RC_[A-Z_]+)");
   scan(name, [&](const std::smatch& m, size_t pos) {
     const auto* e = FindByName(CanonicalName(m[1].str()));
     if (e == nullptr) return false;
@@ -175,9 +181,11 @@ void FromText(const std::string& text, std::vector<Hit>& hits) {
   });
   // A domain we do not catalogue (NSCocoaErrorDomain, NSURLErrorDomain...): its code means
   // something else, so it must not be read as one of ours below.
-  scan(std::regex("Domain=\\S+\\s+Code=-?[0-9]+"), [](const std::smatch&, size_t) { return true; });
+  static const std::regex foreign("Domain=\\S+\\s+Code=-?[0-9]+");
+  scan(foreign, [](const std::smatch&, size_t) { return true; });
   // `error -25293`, `status: -25308` (a domain named before the number was taken above).
-  const std::regex generic("\\b(?:error|status|err|returned)\\s*[=:(]?\\s*(-[0-9]+)\\b", std::regex::icase);
+  static const std::regex generic("\\b(?:error|status|err|returned)\\s*[=:(]?\\s*(-[0-9]+)\\b",
+                                  std::regex::icase);
   scan(generic, [&](const std::smatch& m, size_t pos) {
     auto v = ParseNumber(m[1].str());
     if (!v || catalog::FindCodesByNumber(*v).empty()) return false;
@@ -185,8 +193,9 @@ void FromText(const std::string& text, std::vector<Hit>& hits) {
     return true;
   });
   // Bare hex: AKS/IOKit returns (0xe007c009), TPM response codes (`ErrorCode (0x0000098e)`).
-  const bool mentions_tpm = std::regex_search(text, std::regex("tpm|esys|tss2|tcti", std::regex::icase));
-  const std::regex hex("\\b0[xX][0-9a-fA-F]{1,8}\\b");
+  static const std::regex tpm_words("tpm|esys|tss2|tcti", std::regex::icase);
+  const bool mentions_tpm = std::regex_search(text, tpm_words);
+  static const std::regex hex("\\b0[xX][0-9a-fA-F]{1,8}\\b");
   scan(hex, [&](const std::smatch& m, size_t pos) {
     auto v = ParseNumber(m[0].str());
     if (!v) return false;
@@ -200,7 +209,7 @@ void FromText(const std::string& text, std::vector<Hit>& hits) {
     return !catalog::FindCodesByNumber(*v).empty();
   });
   // The whole input is a single number, e.g. `-25300` or `-536362999`.
-  const std::regex bare("^\\s*(-?[0-9]+)\\s*$");
+  static const std::regex bare("^\\s*(-?[0-9]+)\\s*$");
   scan(bare, [&](const std::smatch& m, size_t pos) {
     auto v = ParseNumber(m[1].str());
     if (!v || catalog::FindCodesByNumber(*v).empty()) return false;
@@ -232,12 +241,16 @@ std::string RemedyText(std::string_view remedy) {
       {"unlock", "Unlock the device (`enclave unlock`, or unlock the desktop session) and try again."},
       {"authenticate", "Authenticate again: present a matching finger or enter the passcode."},
       {"set-passcode", "Set a device passcode (`enclave passcode set`)."},
-      {"enroll-biometry", "Enroll a finger (`enclave biometry enroll --finger NAME`) or configure a biometry provider."},
+      {"enroll-biometry",
+       "Enroll a finger (`enclave biometry enroll --finger NAME`) or configure a biometry provider."},
       {"reenroll",
-       "The key can never be used again: re-enroll it (`enclave key reenroll SELECTOR`) and register the new public "
+       "The key can never be used again: re-enroll it (`enclave key reenroll SELECTOR`) and register the new "
+       "public "
        "key with the relying party."},
-      {"report", "Capture a diagnostics bundle at once (`enclave sysdiagnose -o FILE.tar.gz`) and file a bug report."},
-      {"fix-call", "Correct the request (parameters, algorithm, configuration); retrying unchanged will not help."},
+      {"report",
+       "Capture a diagnostics bundle at once (`enclave sysdiagnose -o FILE.tar.gz`) and file a bug report."},
+      {"fix-call",
+       "Correct the request (parameters, algorithm, configuration); retrying unchanged will not help."},
       {"none", "Nothing is broken; this is an ordinary outcome to handle in the caller."},
   };
   auto it = kText.find(remedy);
@@ -253,8 +266,10 @@ Explanation Explain(std::string_view input) {
 
   const auto j = nlohmann::json::parse(out.input, nullptr, /*allow_exceptions=*/false);
   if (j.is_object()) {
-    if (j.contains("error")) FromErrorJson(j["error"], hits, explicit_cause, text);
-    else if (j.contains("domain") && j.contains("code")) FromErrorJson(j, hits, explicit_cause, text);
+    if (j.contains("error"))
+      FromErrorJson(j["error"], hits, explicit_cause, text);
+    else if (j.contains("domain") && j.contains("code"))
+      FromErrorJson(j, hits, explicit_cause, text);
     if (j.contains("kid") && j["kid"].is_string()) out.kid = j["kid"].get<std::string>();
   } else {
     FromText(out.input, hits);
@@ -328,7 +343,8 @@ nlohmann::json ToJson(const Explanation& e) {
     nlohmann::json cj{{"domain", c.domain}, {"code", c.code}, {"name", c.name}, {"meaning", c.meaning}};
     cj["causes"] = nlohmann::json::array();
     for (const auto& k : c.causes) {
-      cj["causes"].push_back({{"id", k.id}, {"permanence", k.permanence}, {"remedy", k.remedy}, {"meaning", k.meaning}});
+      cj["causes"].push_back(
+          {{"id", k.id}, {"permanence", k.permanence}, {"remedy", k.remedy}, {"meaning", k.meaning}});
     }
     j["codes"].push_back(std::move(cj));
   }
@@ -349,7 +365,8 @@ std::string ToText(const Explanation& e) {
     s += c.domain + " " + std::to_string(c.code) + "  " + c.name + "\n";
     s += "  meaning: " + c.meaning + "\n";
     for (const auto& k : c.causes) {
-      s += "  likely cause: " + k.id + " (" + k.permanence + ", remedy " + k.remedy + "): " + k.meaning + "\n";
+      s +=
+          "  likely cause: " + k.id + " (" + k.permanence + ", remedy " + k.remedy + "): " + k.meaning + "\n";
     }
   }
   if (e.cause) {

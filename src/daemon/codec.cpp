@@ -1,5 +1,7 @@
 #include "daemon/codec.h"
 
+#include <openssl/crypto.h>
+
 #include <cstring>
 
 #include "daemon/frame.h"
@@ -264,6 +266,52 @@ wire::Response ErrorResponse(uint64_t id, const Error& error) {
   r.set_id(id);
   ToWire(error, r.mutable_error());
   return r;
+}
+
+namespace {
+
+void Wipe(std::string* s) {
+  if (!s->empty()) OPENSSL_cleanse(s->data(), s->size());
+  s->clear();
+}
+
+void WipeAuth(wire::AuthOptions* auth) {
+  if (auth->has_passcode()) Wipe(auth->mutable_passcode());
+  if (auth->has_application_password()) Wipe(auth->mutable_application_password());
+}
+
+}  // namespace
+
+void WipeSecrets(wire::Request* r) {
+  switch (r->op_case()) {
+    case wire::Request::kCreateKey:
+      if (r->create_key().spec().has_application_password()) {
+        Wipe(r->mutable_create_key()->mutable_spec()->mutable_application_password());
+      }
+      break;
+    case wire::Request::kSign:
+      WipeAuth(r->mutable_sign()->mutable_auth());
+      break;
+    case wire::Request::kDecrypt:
+      WipeAuth(r->mutable_decrypt()->mutable_auth());
+      break;
+    case wire::Request::kKeyExchange:
+      WipeAuth(r->mutable_key_exchange()->mutable_auth());
+      break;
+    case wire::Request::kReenroll:
+      WipeAuth(r->mutable_reenroll()->mutable_auth());
+      break;
+    case wire::Request::kAdmin:
+      for (auto& secret : *r->mutable_admin()->mutable_secrets()) Wipe(&secret);
+      break;
+    default:
+      break;
+  }
+}
+
+void WipeBuffer(Bytes* buffer) {
+  if (!buffer->empty()) OPENSSL_cleanse(buffer->data(), buffer->size());
+  buffer->clear();
 }
 
 std::string RequestKind(const wire::Request& request) {

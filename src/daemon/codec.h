@@ -4,10 +4,9 @@
 // embedded in messages needs care here, and ParseJsonBounded bounds it.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "common/bytes.h"
 #include "common/error.h"
@@ -47,6 +46,12 @@ std::string DumpJson(const nlohmann::json& j);
 // The error for a frame that is too large or is not a message: errSecParam, "protocol-error".
 Error ProtocolError(const std::string& detail);
 wire::Response ErrorResponse(uint64_t id, const Error& error);
+
+// Overwrites the secrets a request carries (passcodes, application passwords, admin secrets)
+// once they have been copied into SecureBytes, so that no plain copy outlives the request.
+void WipeSecrets(wire::Request* request);
+// Overwrites a buffer that held an encoded request.
+void WipeBuffer(Bytes* buffer);
 
 // The request's kind for logs ("sign", "create_key", ...), "unknown" when no op is set.
 std::string RequestKind(const wire::Request& request);

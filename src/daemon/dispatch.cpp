@@ -50,16 +50,19 @@ wire::Response Serve(Api& api, const wire::Request& r, RequestLogEntry* log) {
       break;
     case wire::Request::kFindKeys:
       NoteQuery(r.find_keys().query(), log);
-      Reply(api.FindKeys(FromWire(r.find_keys().query())), &out, log,
-            [&](const std::vector<KeyInfo>& keys) {
-              auto* list = out.mutable_keys();
-              for (const auto& k : keys) ToWire(k, list->add_keys());
-            });
+      Reply(api.FindKeys(FromWire(r.find_keys().query())), &out, log, [&](const std::vector<KeyInfo>& keys) {
+        auto* list = out.mutable_keys();
+        for (const auto& k : keys) {
+          // Enough kids to follow a key through the log, not an inventory.
+          if (log->kids.size() < 16) NoteKid(k.kid, log);
+          ToWire(k, list->add_keys());
+        }
+      });
       break;
     case wire::Request::kUpdateKeys:
       NoteQuery(r.update_keys().query(), log);
-      Reply(api.UpdateKeys(FromWire(r.update_keys().query()), FromWire(r.update_keys().changes())),
-            &out, log, [&](int n) { out.mutable_count()->set_count(n); });
+      Reply(api.UpdateKeys(FromWire(r.update_keys().query()), FromWire(r.update_keys().changes())), &out, log,
+            [&](int n) { out.mutable_count()->set_count(n); });
       break;
     case wire::Request::kDeleteKeys:
       NoteQuery(r.delete_keys().query(), log);
@@ -88,8 +91,8 @@ wire::Response Serve(Api& api, const wire::Request& r, RequestLogEntry* log) {
       const Bytes info(x.shared_info().begin(), x.shared_info().end());
       std::optional<size_t> size;
       if (x.has_requested_size()) size = static_cast<size_t>(x.requested_size());
-      Reply(api.KeyExchange(FromWire(x.key()), x.algorithm(), peer, size, info, FromWire(x.auth())),
-            &out, log, operation);
+      Reply(api.KeyExchange(FromWire(x.key()), x.algorithm(), peer, size, info, FromWire(x.auth())), &out,
+            log, operation);
       break;
     }
     case wire::Request::kExportPrivateKey:

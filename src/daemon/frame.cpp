@@ -1,5 +1,6 @@
 #include "daemon/frame.h"
 
+#include <google/protobuf/stubs/logging.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -62,8 +63,8 @@ FrameReadResult FrameReader::Next() {
   // Checked before anything is allocated: the claimed length is the peer's word, not a fact.
   if (length > kMaxFrameSize) {
     r.error = FrameError::kTooLarge;
-    r.detail = "frame of " + std::to_string(length) + " bytes exceeds the limit of " +
-               std::to_string(kMaxFrameSize);
+    r.detail =
+        "frame of " + std::to_string(length) + " bytes exceeds the limit of " + std::to_string(kMaxFrameSize);
     return r;
   }
   Bytes payload(length);
@@ -113,9 +114,8 @@ long SocketSource::operator()(uint8_t* buf, size_t len, bool in_frame) {
 
 FrameReadResult ReadSocketFrame(int fd, std::chrono::milliseconds frame_timeout) {
   SocketSource source(fd, frame_timeout);
-  FrameReader reader([&source](uint8_t* buf, size_t len, bool in_frame) {
-    return source(buf, len, in_frame);
-  });
+  FrameReader reader(
+      [&source](uint8_t* buf, size_t len, bool in_frame) { return source(buf, len, in_frame); });
   return reader.Next();
 }
 
@@ -146,8 +146,8 @@ Status WriteAll(int fd, ByteView frame) {
     const ssize_t n = send(fd, frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return OSStatusError(errsec::kIO, std::string("could not write to the enclave socket: ") +
-                                            std::strerror(errno))
+      return OSStatusError(errsec::kIO,
+                           std::string("could not write to the enclave socket: ") + std::strerror(errno))
           .WithCause("daemon-unavailable");
     }
     sent += static_cast<size_t>(n);
@@ -161,6 +161,12 @@ Status WriteMessage(int fd, const google::protobuf::MessageLite& message) {
 }
 
 bool ParsePayload(ByteView payload, google::protobuf::MessageLite* message) {
+  // protobuf logs each malformed string it meets; a peer must not be able to flood our stderr.
+  static const bool quiet = [] {
+    google::protobuf::SetLogHandler(nullptr);
+    return true;
+  }();
+  (void)quiet;
   if (payload.size() > kMaxFrameSize) return false;
   return message->ParseFromArray(payload.data(), static_cast<int>(payload.size()));
 }

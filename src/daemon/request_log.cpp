@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
-
 #include <nlohmann/json.hpp>
 
 namespace enclave::daemon {

@@ -22,7 +22,7 @@ inline constexpr int kKeptLogs = 3;
 struct RequestLogEntry {
   uint32_t peer_pid = 0;
   uint32_t peer_uid = 0;
-  std::string request;                // kind: "sign", "admin", ...
+  std::string request;                 // kind: "sign", "admin", ...
   std::optional<std::string> command;  // the admin command's name (never its arguments)
   std::vector<std::string> kids;
   std::optional<Error> error;  // nullopt: ok

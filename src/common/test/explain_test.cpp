@@ -16,7 +16,8 @@ bool HasCode(const Explanation& e, const std::string& domain, int64_t code) {
 
 constexpr char kFieldReport[] =
     "Error Domain=CryptoTokenKit Code=-3 \"<sepk:p256 kid=1214c04d05261ee3>: unable to sign digest\" "
-    "UserInfo={NSDebugDescription=<sepk:p256 kid=1214c04d05261ee3>: unable to sign digest, AKSError=-536362999}";
+    "UserInfo={NSDebugDescription=<sepk:p256 kid=1214c04d05261ee3>: unable to sign digest, "
+    "AKSError=-536362999}";
 
 TEST(ExplainTest, FieldReportDecodesTokenErrorAndKeystorePolicyInvalid) {
   const Explanation e = Explain(kFieldReport);
@@ -66,7 +67,8 @@ TEST(ExplainTest, OsStatusErrorSentence) {
 TEST(ExplainTest, LockedScreenWithNoPermission) {
   // Platform-semantics §6 case 5: a locked Mac with a when-unlocked key.
   const Explanation e = Explain(
-      "Error Domain=NSOSStatusErrorDomain Code=-25308 \"<sepk:p256(u) kid=0a1b2c3d4e5f6071>: unable to sign digest\" "
+      "Error Domain=NSOSStatusErrorDomain Code=-25308 \"<sepk:p256(u) kid=0a1b2c3d4e5f6071>: unable to sign "
+      "digest\" "
       "UserInfo={NSDebugDescription=unable to sign digest, AKSError=-536870174}");
   EXPECT_TRUE(HasCode(e, "OSStatus", -25308));
   EXPECT_TRUE(HasCode(e, "AKS", -536870174));
@@ -77,7 +79,8 @@ TEST(ExplainTest, LockedScreenWithNoPermission) {
 
 TEST(ExplainTest, SharedSecretPolicyInvalidFromIos) {
   const Explanation e = Explain(
-      "Error Domain=CryptoTokenKit Code=-3 \"<sepk:p256(d) kid=9f00aa11bb22cc33>: unable to compute shared secret\" "
+      "Error Domain=CryptoTokenKit Code=-3 \"<sepk:p256(d) kid=9f00aa11bb22cc33>: unable to compute shared "
+      "secret\" "
       "UserInfo={AKSError=-536362999}");
   EXPECT_TRUE(HasCode(e, "AKS", -536362999));
   EXPECT_EQ(e.remedy, "reenroll");
@@ -128,7 +131,8 @@ TEST(ExplainTest, MissingEntitlement) {
 }
 
 TEST(ExplainTest, VerifyFailed) {
-  const Explanation e = Explain("Error Domain=NSOSStatusErrorDomain Code=-67808 \"EC signature verification failed\"");
+  const Explanation e =
+      Explain("Error Domain=NSOSStatusErrorDomain Code=-67808 \"EC signature verification failed\"");
   EXPECT_EQ(e.codes.at(0).name, "errSecVerifyFailed");
 }
 
@@ -168,7 +172,8 @@ TEST(ExplainTest, UnknownDomainIsNotMistakenForOurs) {
 }
 
 TEST(ExplainTest, UnknownInputSaysSoHonestly) {
-  for (const char* text : {"", "hello world", "it broke on Tuesday", "{\"not\":\"an error\"}", "Code=12345"}) {
+  for (const char* text :
+       {"", "hello world", "it broke on Tuesday", "{\"not\":\"an error\"}", "Code=12345"}) {
     const Explanation e = Explain(text);
     EXPECT_FALSE(e.recognized()) << text;
     EXPECT_NE(e.summary.find("No error code"), std::string::npos);

@@ -161,3 +161,20 @@ ENCLAVE_INSTANTIATE_FOR_TOKENS(AccessTest);
 
 }  // namespace
 }  // namespace enclave::service::testing
+
+namespace enclave::service::testing {
+namespace {
+
+// The acceptance shape: ten wrong passcodes with the default schedule, then a restart.
+TEST_P(AccessTest, DefaultScheduleRefusesTheRightPasscodeAfterTenWrongOnesAndARestart) {
+  SetPasscode("1357");
+  ASSERT_TRUE(Admin("lock").ok());
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(Admin("unlock", {}, {"0000"}).ok());
+  Restart();
+  auto refused = Admin("unlock", {}, {"1357"});
+  ASSERT_FALSE(refused.ok()) << "unlocked after ten wrong passcodes";
+  EXPECT_TRUE(refused.error().user_info.contains("retry_after_seconds")) << refused.error().ToJson().dump();
+}
+
+}  // namespace
+}  // namespace enclave::service::testing

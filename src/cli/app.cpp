@@ -1,0 +1,46 @@
+// Run(): the command tree and its parsing. Each command group lives in its own file.
+#include <algorithm>
+#include <exception>
+#include <iostream>
+#include <sstream>
+
+#include "cli/context.h"
+
+namespace enclave::cli {
+
+int Run(const std::vector<std::string>& args, Environment& env) {
+  Context ctx{env};
+  CLI::App app{"enclave: hardware-style protected keys (software enclave and TPM 2.0)", "enclave"};
+  // Options of the root (--json) are accepted after any subcommand.
+  app.fallthrough();
+  app.require_subcommand(1);
+  app.add_flag("--json", ctx.json, "machine-readable output (errors too, on standard output)");
+  AddKeyCommands(app, ctx);
+  AddOperationCommands(app, ctx);
+  AddAdminCommands(app, ctx);
+  AddLocalCommands(app, ctx);
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 parses a reversed vector
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    std::ostringstream out, err;
+    const int code = app.exit(e, out, err);
+    *env.out << out.str();
+    *env.err << err.str();
+    if (code == 0) return 0;
+    // With --json a usage error is still a JSON error, so scripts can parse every outcome.
+    if (std::find(args.begin(), args.end(), "--json") != args.end()) {
+      ctx.json = true;
+      ctx.Fail(OSStatusError(errsec::kParam, std::string("usage: ") + e.what()).WithCause("bad-parameter"));
+    }
+    return 2;
+  } catch (const std::exception& e) {
+    // Library exceptions stop here; commands themselves return errors as values.
+    return ctx.Fail(OSStatusError(errsec::kInternal, std::string("unexpected failure: ") + e.what())
+                        .WithCause("internal"));
+  }
+  return ctx.status;
+}
+
+}  // namespace enclave::cli

@@ -1,0 +1,285 @@
+#include "client/client.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "client/connection.h"
+#include "client/home.h"
+#include "daemon/codec.h"
+#include "daemon/frame.h"
+
+namespace enclave::client {
+namespace internal {
+
+Error DaemonUnavailable(const std::string& what) {
+  return OSStatusError(errsec::kNotAvailable, what).WithCause("daemon-unavailable");
+}
+
+Result<daemon::UniqueFd> ConnectSocket(const std::filesystem::path& home, int* error_number) {
+  *error_number = 0;
+  const std::string path = SocketPath(home).string();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    *error_number = ENAMETOOLONG;
+    return DaemonUnavailable("the socket path " + path + " is longer than a Unix socket allows");
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  daemon::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) {
+    *error_number = errno;
+    return DaemonUnavailable(std::string("cannot create a socket: ") + std::strerror(errno));
+  }
+  int rc;
+  do {
+    rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    *error_number = errno;
+    return DaemonUnavailable("cannot connect to " + path + ": " + std::strerror(errno));
+  }
+  return fd;
+}
+
+Result<wire::Response> ReadResponse(int fd) {
+  // A reply may take as long as the user takes to answer a prompt; once begun it must be whole
+  // within 30 s.
+  daemon::FrameReadResult frame = daemon::ReadSocketFrame(fd, std::chrono::seconds(30));
+  if (!frame.payload) {
+    if (frame.error == daemon::FrameError::kClosed) {
+      return DaemonUnavailable("the daemon closed the connection");
+    }
+    return DaemonUnavailable("no reply from the daemon (" + daemon::FrameErrorName(frame.error) +
+                             "): " + frame.detail);
+  }
+  wire::Response response;
+  if (!daemon::ParsePayload(*frame.payload, &response)) {
+    return daemon::ProtocolError("the daemon's reply is not a well-formed message");
+  }
+  return response;
+}
+
+Result<wire::Response> RoundTrip(int fd, const wire::Request& request) {
+  ASSIGN_OR_RETURN(Bytes frame, daemon::EncodeFrame(request));
+  const Status sent = daemon::WriteAll(fd, frame);
+  daemon::WipeBuffer(&frame);
+  // Even when the write failed, the daemon may have said why before closing (a refused peer).
+  auto response = ReadResponse(fd);
+  if (!response.ok()) {
+    if (sent.ok()) return std::move(response).error();
+    return DaemonUnavailable("the connection to the daemon is lost (" + sent.error().description + ")");
+  }
+  if (response->result_case() == wire::Response::kError &&
+      (response->id() == 0 || response->id() == request.id())) {
+    return daemon::FromWire(response->error());
+  }
+  if (response->id() != request.id()) {
+    return daemon::ProtocolError("reply " + std::to_string(response->id()) + " does not answer request " +
+                                 std::to_string(request.id()));
+  }
+  return response;
+}
+
+Result<daemon::UniqueFd> ConnectOrStart(const std::filesystem::path& home, const ConnectOptions& options) {
+  int err = 0;
+  auto fd = ConnectSocket(home, &err);
+  if (fd.ok()) return fd;
+  const bool nobody_listens = err == ENOENT || err == ECONNREFUSED;
+  if (!nobody_listens || !options.autostart) return std::move(fd).error();
+
+  const Status started = StartDaemon(home, options.debug, options.daemon_path);
+  if (!started.ok()) {
+    return DaemonUnavailable("no daemon listens on " + SocketPath(home).string() +
+                             "; starting one failed: " + started.error().description);
+  }
+  // The daemon is ready when StartDaemon returns; retrying covers a daemon that another client
+  // was starting at the same moment.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    fd = ConnectSocket(home, &err);
+    if (fd.ok()) return fd;
+    if (std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return DaemonUnavailable("no daemon listens on " + SocketPath(home).string() +
+                           "; enclaved was started but " + fd.error().description);
+}
+
+}  // namespace internal
+
+Result<std::unique_ptr<Client>> Client::Connect(const ConnectOptions& options) {
+  const std::filesystem::path home = options.home.empty() ? ResolveHome() : options.home;
+  ASSIGN_OR_RETURN(auto fd, internal::ConnectOrStart(home, options));
+  return std::unique_ptr<Client>(new Client(home, std::move(fd)));
+}
+
+Result<wire::Response> Client::Call(wire::Request& request) {
+  std::lock_guard lock(mu_);
+  if (!fd_.valid()) return internal::DaemonUnavailable("the connection to the daemon is closed");
+  request.set_id(next_id_++);
+  auto response = internal::RoundTrip(fd_.get(), request);
+  daemon::WipeSecrets(&request);
+  if (!response.ok() && response.error().effective_cause() == "daemon-unavailable") {
+    fd_.reset();  // the session is gone with the connection; do not pretend otherwise
+  }
+  return response;
+}
+
+namespace {
+
+Error Unexpected(const wire::Response& r) {
+  return daemon::ProtocolError("unexpected reply kind " + std::to_string(static_cast<int>(r.result_case())));
+}
+
+}  // namespace
+
+Result<KeyInfo> Client::CreateKey(const KeySpec& spec) {
+  wire::Request r;
+  daemon::ToWire(spec, r.mutable_create_key()->mutable_spec());
+  ASSIGN_OR_RETURN(auto resp, Call(r));
+  if (!resp.has_key()) return Unexpected(resp);
+  return daemon::FromWire(resp.key());
+}
+
+Result<std::vector<KeyInfo>> Client::FindKeys(const KeyQuery& query) {
+  wire::Request r;
+  daemon::ToWire(query, r.mutable_find_keys()->mutable_query());
+  ASSIGN_OR_RETURN(auto resp, Call(r));
+  if (!resp.has_keys()) return Unexpected(resp);
+  std::vector<KeyInfo> keys;
+  keys.reserve(static_cast<size_t>(resp.keys().keys_size()));
+  for (const auto& k : resp.keys().keys()) keys.push_back(daemon::FromWire(k));
+  return keys;
+}
+
+Result<int> Client::UpdateKeys(const KeyQuery& query, const KeyChanges& changes) {
+  wire::Request r;
+  daemon::ToWire(query, r.mutable_update_keys()->mutable_query());
+  daemon::ToWire(changes, r.mutable_update_keys()->mutable_changes());
+  ASSIGN_OR_RETURN(auto resp, Call(r));
+  if (!resp.has_count()) return Unexpected(resp);
+  return resp.count().count();
+}
+
+Result<int> Client::DeleteKeys(const KeyQuery& query) {
+  wire::Request r;
+  daemon::ToWire(query, r.mutable_delete_keys()->mutable_query());
+  ASSIGN_OR_RETURN(auto resp, Call(r));
+  if (!resp.has_count()) return Unexpected(resp);
+  return resp.count().count();
+}
+
+Result<OperationResult> Client::Sign(const KeyQuery& key, const std::string& algorithm, const Bytes& input,
+                                     const AuthOptions& auth) {
+  wire::Request r;
+  auto* s = r.mutable_sign();
+  daemon::ToWire(key, s->mutable_key());
+  s->set_algorithm(algorithm);
+  s->set_input(std::string(input.begin(), input.end()));
+  daemon::ToWire(auth, s->mutable_auth());
+  ASSIGN_OR_RETURN(auto resp, Call(r));
+  if (!resp.has_operation()) return Unexpected(resp);
+  return daemon::FromWire(resp.operation());
+}
+
+Result<OperationResult> Client::Decrypt(const KeyQuery& key, const std::string& algorithm,
+                                        const Bytes& ciphertext, const AuthOptions& auth) {
+  wire::Request r;
+  auto* d = r.mutable_decrypt();
+  daemon::ToWire(key, d->mutable_key());
+  d->set_algorithm(algorithm);
+  d->set_ciphertext(std::string(ciphertext.begin(), ciphertext.end()));
+  daemon::ToWire(auth, d->mutable_auth());
+  ASSIGN_OR_RETURN(auto resp, Call(r));
+  if (!resp.has_operation()) return Unexpected(resp);
+  return daemon::FromWire(resp.operation());
+}
+
+Result<OperationResult> Client::KeyExchange(const KeyQuery& key, const std::string& algorithm,
+                                            const Bytes& peer_public_key,
+                                            std::optional<size_t> requested_size, const Bytes& shared_info,
+                                            const AuthOptions& auth) {
+  wire::Request r;
+  auto* x = r.mutable_key_exchange();
+  daemon::ToWire(key, x->mutable_key());
+  x->set_algorithm(algorithm);
+  x->set_peer_public_key(std::string(peer_public_key.begin(), peer_public_key.end()));
+  if (requested_size) x->set_requested_size(*requested_size);
+  x->set_shared_info(std::string(shared_info.begin(), shared_info.end()));
+  daemon::ToWire(auth, x->mutable_auth());
+  ASSIGN_OR_RETURN(auto resp, Call(r));
+  if (!resp.has_operation()) return Unexpected(resp);
+  return daemon::FromWire(resp.operation());
+}
+
+Result<Bytes> Client::ExportPrivateKey(const KeyQuery& key) {
+  wire::Request r;
+  daemon::ToWire(key, r.mutable_export_private_key()->mutable_key());
+  ASSIGN_OR_RETURN(auto resp, Call(r));
+  if (!resp.has_private_key()) return Unexpected(resp);
+  const std::string& d = resp.private_key().data();
+  return Bytes(d.begin(), d.end());
+}
+
+Result<std::string> Client::CreateAuthContext(int reuse_seconds) {
+  wire::Request r;
+  r.mutable_create_auth_context()->set_reuse_seconds(reuse_seconds);
+  ASSIGN_OR_RETURN(auto resp, Call(r));
+  if (!resp.has_auth_context()) return Unexpected(resp);
+  return resp.auth_context().context_id();
+}
+
+Status Client::InvalidateAuthContext(const std::string& context_id) {
+  wire::Request r;
+  r.mutable_invalidate_auth_context()->set_context_id(context_id);
+  ASSIGN_OR_RETURN(auto resp, Call(r));
+  if (!resp.has_done()) return Unexpected(resp);
+  return Ok();
+}
+
+Result<nlohmann::json> Client::Admin(const std::string& command, const nlohmann::json& args,
+                                     const std::vector<SecureBytes>& secrets) {
+  wire::Request r;
+  auto* a = r.mutable_admin();
+  a->set_command(command);
+  a->set_args_json(daemon::DumpJson(args.is_null() ? nlohmann::json::object() : args));
+  for (const auto& s : secrets) a->add_secrets(std::string(s.view().begin(), s.view().end()));
+  ASSIGN_OR_RETURN(auto resp, Call(r));
+  if (!resp.has_admin()) return Unexpected(resp);
+  return daemon::ParseJsonBounded(resp.admin().result_json());
+}
+
+Result<ReenrollResult> Client::Reenroll(const KeyQuery& key, const AuthOptions& auth) {
+  wire::Request r;
+  daemon::ToWire(key, r.mutable_reenroll()->mutable_key());
+  daemon::ToWire(auth, r.mutable_reenroll()->mutable_auth());
+  ASSIGN_OR_RETURN(auto resp, Call(r));
+  if (!resp.has_reenroll()) return Unexpected(resp);
+  return daemon::FromWire(resp.reenroll());
+}
+
+Result<nlohmann::json> Client::Ping() {
+  wire::Request r;
+  r.mutable_ping();
+  ASSIGN_OR_RETURN(auto resp, Call(r));
+  if (!resp.has_pong()) return Unexpected(resp);
+  return nlohmann::json{
+      {"pid", resp.pong().pid()}, {"version", resp.pong().version()}, {"home", resp.pong().home()}};
+}
+
+Status Client::Shutdown() {
+  wire::Request r;
+  r.mutable_shutdown();
+  ASSIGN_OR_RETURN(auto resp, Call(r));
+  std::lock_guard lock(mu_);
+  fd_.reset();
+  if (!resp.has_done()) return Unexpected(resp);
+  return Ok();
+}
+
+}  // namespace enclave::client

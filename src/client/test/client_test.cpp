@@ -1,0 +1,155 @@
+// The client library against a real daemon: autostart (as gpg-agent's clients do), stale
+// sockets, status and stop, and errors that say what was tried.
+#include "client/client.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "daemon/test/daemon_fixture.h"
+
+namespace enclave::testing {
+namespace {
+
+class ClientTest : public DaemonTest {
+ protected:
+  client::ConnectOptions Autostart() {
+    client::ConnectOptions o;
+    o.home = home_;
+    o.daemon_path = DaemonBinary();
+    return o;
+  }
+};
+
+TEST_F(ClientTest, AutostartsTheDaemonAndStopsIt) {
+  auto status = client::DaemonStatus(home_);
+  ASSERT_TRUE(status.ok());
+  EXPECT_FALSE((*status)["running"].get<bool>());
+
+  auto c = client::Client::Connect(Autostart());
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  auto pong = (*c)->Ping();
+  ASSERT_TRUE(pong.ok()) << pong.error().ToString();
+  const int pid = (*pong)["pid"];
+  EXPECT_NE(pid, ::getpid());
+  auto key = (*c)->CreateKey(Spec("autostarted"));
+  ASSERT_TRUE(key.ok()) << key.error().ToString();
+
+  status = client::DaemonStatus(home_);
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE((*status)["running"].get<bool>());
+  EXPECT_EQ((*status)["pid"], pid);
+  EXPECT_EQ(std::filesystem::status(client::SocketPath(home_)).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+
+  // A second Connect finds the running daemon rather than starting another.
+  auto again = client::Client::Connect(Autostart());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*(*again)->Ping())["pid"], pid);
+  EXPECT_TRUE((*again)->FindKeys(ByLabel("autostarted")).ok());
+
+  ASSERT_TRUE(client::StopDaemon(home_).ok());
+  EXPECT_FALSE(std::filesystem::exists(client::SocketPath(home_)));
+  status = client::DaemonStatus(home_);
+  ASSERT_TRUE(status.ok());
+  EXPECT_FALSE((*status)["running"].get<bool>());
+  // The old connection reports the daemon as gone, as an error value.
+  auto after = (*c)->Ping();
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(after.error().code, errsec::kNotAvailable);
+}
+
+TEST_F(ClientTest, StaleSocketFileIsReplaced) {
+  // A socket file nobody listens on, as a crashed daemon leaves behind.
+  {
+    daemon::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const std::string path = client::SocketPath(home_).string();
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    ASSERT_EQ(::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+  }
+  auto status = client::DaemonStatus(home_);
+  ASSERT_TRUE(status.ok());
+  EXPECT_FALSE((*status)["running"].get<bool>());
+  EXPECT_TRUE((*status).value("stale_socket", false));
+
+  auto c = client::Client::Connect(Autostart());
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_TRUE((*c)->Ping().ok());
+}
+
+TEST_F(ClientTest, NoAutostartMeansDaemonUnavailable) {
+  client::ConnectOptions o;
+  o.home = home_;
+  o.autostart = false;
+  auto c = client::Client::Connect(o);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().domain, "OSStatus");
+  EXPECT_EQ(c.error().code, errsec::kNotAvailable);
+  EXPECT_EQ(c.error().effective_cause(), "daemon-unavailable");
+  EXPECT_NE(c.error().description.find("enclaved.sock"), std::string::npos);
+}
+
+TEST_F(ClientTest, MissingDaemonBinarySaysWhatWasTried) {
+  client::ConnectOptions o;
+  o.home = home_;
+  o.daemon_path = home_ / "no-such-enclaved";
+  ::setenv("ENCLAVED", (home_ / "also-missing").c_str(), 1);
+  const std::string old_path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  ::setenv("PATH", home_.c_str(), 1);
+  auto c = client::Client::Connect(o);
+  ::setenv("PATH", old_path.c_str(), 1);
+  ::unsetenv("ENCLAVED");
+  // The test binary's own directory may hold an enclaved (build/tests does not).
+  if (c.ok()) GTEST_SKIP() << "an enclaved sits beside the test binary";
+  EXPECT_EQ(c.error().code, errsec::kNotAvailable);
+  EXPECT_NE(c.error().description.find("no-such-enclaved"), std::string::npos) << c.error().description;
+  EXPECT_NE(c.error().description.find("also-missing"), std::string::npos) << c.error().description;
+}
+
+TEST_F(ClientTest, DaemonFoundThroughEnvironment) {
+  ::setenv("ENCLAVED", DaemonBinary().c_str(), 1);
+  client::ConnectOptions o;
+  o.home = home_;
+  auto c = client::Client::Connect(o);
+  ::unsetenv("ENCLAVED");
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_TRUE((*c)->Ping().ok());
+}
+
+TEST_F(ClientTest, ErrorsCrossTheSocketWithTheirNumbers) {
+  auto c = client::Client::Connect(Autostart());
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  auto key = (*c)->CreateKey(Spec("numbers"));
+  ASSERT_TRUE(key.ok());
+  auto dup = (*c)->CreateKey(Spec("numbers"));
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, errsec::kDuplicateItem);
+  auto exported = (*c)->ExportPrivateKey(ByLabel("numbers"));
+  ASSERT_FALSE(exported.ok());
+  EXPECT_EQ(exported.error().code, errsec::kUnimplemented);
+  auto bad_alg = (*c)->Sign(ByLabel("numbers"), "rsa-signature-pkcs1", ToBytes("m"), AuthOptions{});
+  ASSERT_FALSE(bad_alg.ok());
+  EXPECT_EQ(bad_alg.error().code, errsec::kParam);
+
+  KeyChanges changes;
+  changes.label = "renamed";
+  auto updated = (*c)->UpdateKeys(ByLabel("numbers"), changes);
+  ASSERT_TRUE(updated.ok()) << updated.error().ToString();
+  EXPECT_EQ(*updated, 1);
+  auto found = (*c)->FindKeys(ByLabel("numbers"));
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ((*found)[0].label, "renamed");
+  EXPECT_EQ((*found)[0].public_key_x963, key->public_key_x963);
+  auto deleted = (*c)->DeleteKeys(ByLabel("numbers"));
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 1);
+  EXPECT_EQ((*c)->FindKeys(ByLabel("numbers")).error().code, errsec::kItemNotFound);
+
+  auto status = (*c)->Admin("status", nlohmann::json::object(), {});
+  ASSERT_TRUE(status.ok()) << status.error().ToString();
+  EXPECT_TRUE(status->is_object());
+}
+
+}  // namespace
+}  // namespace enclave::testing

@@ -1,0 +1,387 @@
+#include "daemon/server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <fstream>
+
+#include "daemon/codec.h"
+#include "daemon/dispatch.h"
+#include "daemon/frame.h"
+
+namespace enclave::daemon {
+namespace {
+
+Error Unavailable(const std::string& what) {
+  return OSStatusError(errsec::kNotAvailable, what).WithCause("daemon-unavailable");
+}
+
+Error SystemError(const std::string& what) { return Unavailable(what + ": " + std::strerror(errno)); }
+
+Result<sockaddr_un> SocketAddress(const std::filesystem::path& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string s = path.string();
+  if (s.size() >= sizeof addr.sun_path) {
+    return Unavailable("the socket path " + s + " is longer than a Unix socket allows");
+  }
+  std::memcpy(addr.sun_path, s.c_str(), s.size() + 1);
+  return addr;
+}
+
+// Whether something accepts connections on `path` (a live daemon, not a stale file).
+bool SomeoneListens(const sockaddr_un& addr) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return false;
+  return ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+service::Peer PeerOf(int fd) {
+  service::Peer peer;
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+    peer.uid = cred.uid;
+    peer.pid = static_cast<uint32_t>(cred.pid);
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(cred.pid) + "/exe", ec);
+    if (!ec) peer.executable = exe.string();
+  } else {
+    // Unknown peer: a uid that can never be ours.
+    peer.uid = static_cast<uint32_t>(-1);
+  }
+  return peer;
+}
+
+double MillisecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+void Wake(int fd) {
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof one);
+}
+
+}  // namespace
+
+void HardenProcess() {
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  rlimit none{0, 0};
+  ::setrlimit(RLIMIT_CORE, &none);
+  // Locking future mappings under a finite RLIMIT_MEMLOCK would make later allocations fail, so
+  // only lock them when the limit allows; MCL_ONFAULT keeps thread stacks from being populated.
+  rlimit memlock{};
+  int flags = MCL_CURRENT | MCL_ONFAULT;
+  if (::getrlimit(RLIMIT_MEMLOCK, &memlock) == 0 && memlock.rlim_cur == RLIM_INFINITY) flags |= MCL_FUTURE;
+  (void)::mlockall(flags);
+}
+
+Server::Server(const ServerOptions& options)
+    : options_(options),
+      socket_path_(options.home / "enclaved.sock"),
+      pid_path_(options.home / "enclaved.pid"),
+      log_(options.home) {}
+
+Server::~Server() {
+  Stop();
+  CloseAll();
+  RemoveFiles();
+}
+
+Result<std::unique_ptr<Server>> Server::Listen(const ServerOptions& options) {
+  std::error_code ec;
+  if (!std::filesystem::exists(options.home, ec)) {
+    std::filesystem::create_directories(options.home, ec);
+    if (ec)
+      return Unavailable("cannot create the enclave home " + options.home.string() + ": " + ec.message());
+    ::chmod(options.home.c_str(), 0700);
+  }
+  std::unique_ptr<Server> server(new Server(options));
+
+  // The pid file doubles as the home's lock: whoever holds the flock is the daemon.
+  server->lock_fd_.reset(::open(server->pid_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!server->lock_fd_.valid()) return SystemError("cannot open " + server->pid_path_.string());
+  if (::flock(server->lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+    std::ifstream in(server->pid_path_);
+    int64_t pid = 0;
+    in >> pid;
+    server->files_removed_ = true;  // they are the other daemon's
+    return Unavailable("another enclaved (pid " + std::to_string(pid) + ") already serves " +
+                       options.home.string())
+        .WithInfo("already_running", true)
+        .WithInfo("pid", pid);
+  }
+
+  ASSIGN_OR_RETURN(const sockaddr_un addr, SocketAddress(server->socket_path_));
+  if (std::filesystem::exists(server->socket_path_, ec) ||
+      std::filesystem::is_symlink(server->socket_path_, ec)) {
+    if (SomeoneListens(addr)) {
+      server->files_removed_ = true;
+      return Unavailable("something already listens on " + server->socket_path_.string())
+          .WithInfo("already_running", true);
+    }
+    std::filesystem::remove(server->socket_path_, ec);  // stale: its daemon died
+  }
+  server->listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!server->listen_fd_.valid()) return SystemError("cannot create a socket");
+  if (::bind(server->listen_fd_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    return SystemError("cannot bind " + server->socket_path_.string());
+  }
+  // Before listen() nobody can connect, so there is no window with looser permissions.
+  ::chmod(server->socket_path_.c_str(), 0600);
+  if (::listen(server->listen_fd_.get(), 64) != 0) return SystemError("cannot listen");
+
+  int wake[2];
+  if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) return SystemError("cannot create a pipe");
+  server->wake_read_.reset(wake[0]);
+  server->wake_write_.reset(wake[1]);
+  return server;
+}
+
+Status Server::Start() {
+  service::EnclaveOptions enclave_options;
+  enclave_options.home = options_.home;
+  enclave_options.debug = options_.debug;
+  auto enclave = service::Enclave::Open(enclave_options);
+  if (!enclave.ok()) return std::move(enclave).error();
+  enclave_ = std::move(enclave).value();
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock_fd_.get(), 0) != 0 || ::pwrite(lock_fd_.get(), pid.data(), pid.size(), 0) < 0) {
+    return SystemError("cannot write " + pid_path_.string());
+  }
+  log_.Event("start", options_.debug ? "debug" : "");
+  return Ok();
+}
+
+void Server::Stop() {
+  if (stopping_.exchange(true)) return;
+  if (wake_write_.valid()) Wake(wake_write_.get());
+}
+
+void Server::Run(int signal_fd) {
+  while (!stopping_) {
+    pollfd fds[3] = {{listen_fd_.get(), POLLIN, 0}, {wake_read_.get(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
+    const int n = ::poll(fds, signal_fd >= 0 ? 3 : 2, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[1].revents || (signal_fd >= 0 && fds[2].revents)) break;
+    if (fds[0].revents & POLLIN) Accept();
+  }
+  stopping_ = true;
+  listen_fd_.reset();
+  CloseAll();
+  RemoveFiles();
+}
+
+void Server::Accept() {
+  UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  if (!fd.valid()) return;
+  ReapFinished();
+  std::lock_guard lock(mu_);
+  if (connections_.size() >= options_.max_connections) {
+    // Politely: the client learns why, and that it may retry.
+    timeval tv{1, 0};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    (void)WriteMessage(
+        fd.get(), ErrorResponse(0, Unavailable("enclaved serves " + std::to_string(options_.max_connections) +
+                                               " connections already; try again")));
+    return;
+  }
+  const auto send_timeout = options_.send_timeout.count();
+  timeval tv{static_cast<time_t>(send_timeout / 1000),
+             static_cast<suseconds_t>((send_timeout % 1000) * 1000)};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  auto connection = std::make_unique<Connection>();
+  connection->fd = std::move(fd);
+  Connection* raw = connection.get();
+  connections_.push_back(std::move(connection));
+  try {
+    raw->thread = std::thread([this, raw] {
+      Serve(raw);
+      // The peer sees the end now; the descriptor itself is closed when the thread is reaped.
+      ::shutdown(raw->fd.get(), SHUT_RDWR);
+      raw->done = true;
+    });
+  } catch (const std::system_error&) {
+    (void)WriteMessage(raw->fd.get(), ErrorResponse(0, Unavailable("enclaved cannot start another thread")));
+    connections_.pop_back();
+  }
+}
+
+void Server::Serve(Connection* connection) {
+  const int fd = connection->fd.get();
+  const service::Peer peer = PeerOf(fd);
+  RequestLogEntry base;
+  base.peer_pid = peer.pid;
+  base.peer_uid = peer.uid;
+  if (peer.uid != ::geteuid()) {
+    const Error refused =
+        OSStatusError(errsec::kMissingEntitlement, "enclaved serves only uid " + std::to_string(::geteuid()) +
+                                                       "; uid " + std::to_string(peer.uid) + " is refused")
+            .WithCause("missing-entitlement");
+    (void)WriteMessage(fd, ErrorResponse(0, refused));
+    RequestLogEntry entry = base;
+    entry.request = "connect";
+    entry.error = refused;
+    log_.Request(entry);
+    return;
+  }
+  std::unique_ptr<service::Session> session = enclave_->OpenSession(peer);
+  while (!stopping_) {
+    FrameReadResult frame = ReadSocketFrame(fd, options_.frame_timeout);
+    if (!frame.payload) {
+      if (frame.error != FrameError::kClosed && frame.error != FrameError::kIo && !stopping_) {
+        RequestLogEntry entry = base;
+        entry.request = "frame";
+        entry.error = ProtocolError(frame.detail);
+        (void)WriteMessage(fd, ErrorResponse(0, *entry.error));
+        log_.Request(entry);
+      }
+      break;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    wire::Request request;
+    RequestLogEntry entry = base;
+    const bool parsed = ParsePayload(*frame.payload, &request);
+    WipeBuffer(&*frame.payload);
+    if (!parsed) {
+      entry.request = "unparseable";
+      entry.error = ProtocolError("the request is not a well-formed message");
+      (void)WriteMessage(fd, ErrorResponse(0, *entry.error));
+      log_.Request(entry);
+      break;
+    }
+    entry.request = RequestKind(request);
+    wire::Response response;
+    response.set_id(request.id());
+    bool keep_open = true;
+    switch (request.op_case()) {
+      case wire::Request::kPing:
+        response.mutable_pong()->set_pid(static_cast<uint32_t>(::getpid()));
+        response.mutable_pong()->set_version(ENCLAVE_VERSION);
+        response.mutable_pong()->set_home(options_.home.string());
+        break;
+      case wire::Request::kShutdown:
+        response.mutable_done();
+        keep_open = false;
+        break;
+      case wire::Request::kWatch:
+        entry.duration_ms = MillisecondsSince(start);
+        log_.Request(entry);
+        ServeWatch(fd, request.id());
+        return;
+      default:
+        response = Dispatch(*session, request, &entry);
+        break;
+    }
+    WipeSecrets(&request);
+    const Status sent = WriteMessage(fd, response);
+    entry.duration_ms = MillisecondsSince(start);
+    log_.Request(entry);
+    if (request.op_case() == wire::Request::kShutdown) Stop();
+    if (!sent.ok() || !keep_open) break;
+  }
+  // The session (and its non-permanent keys) ends with the connection.
+}
+
+void Server::ServeWatch(int fd, uint64_t id) {
+  struct Queue {
+    std::mutex mu;
+    std::deque<std::string> events;
+    UniqueFd ready{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+  };
+  auto queue = std::make_shared<Queue>();
+  const int subscription = enclave_->Subscribe([queue](const nlohmann::json& event) {
+    {
+      std::lock_guard lock(queue->mu);
+      queue->events.push_back(DumpJson(event));
+    }
+    Wake(queue->ready.get());
+  });
+  wire::Response started;
+  started.set_id(id);
+  started.mutable_watch_started();
+  bool open = WriteMessage(fd, started).ok();
+  while (open && !stopping_) {
+    pollfd fds[2] = {{fd, POLLIN, 0}, {queue->ready.get(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    // A watching client only listens; input or hang-up from it ends the watch.
+    if (fds[0].revents) break;
+    uint64_t count;
+    [[maybe_unused]] ssize_t n = ::read(queue->ready.get(), &count, sizeof count);
+    std::deque<std::string> pending;
+    {
+      std::lock_guard lock(queue->mu);
+      pending.swap(queue->events);
+    }
+    for (auto& e : pending) {
+      wire::Response event;
+      event.set_id(id);
+      event.mutable_event()->set_event_json(std::move(e));
+      if (!WriteMessage(fd, event).ok()) {
+        open = false;
+        break;
+      }
+    }
+  }
+  enclave_->Unsubscribe(subscription);
+}
+
+void Server::ReapFinished() {
+  std::list<std::unique_ptr<Connection>> finished;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = connections_.begin(); it != connections_.end();) {
+      if ((*it)->done) {
+        finished.push_back(std::move(*it));
+        it = connections_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& c : finished) c->thread.join();
+}
+
+void Server::CloseAll() {
+  std::list<std::unique_ptr<Connection>> all;
+  {
+    std::lock_guard lock(mu_);
+    all.swap(connections_);
+  }
+  // Wakes every connection thread out of its read; the fds are closed when the threads are done.
+  for (auto& c : all) ::shutdown(c->fd.get(), SHUT_RDWR);
+  for (auto& c : all) {
+    if (c->thread.joinable()) c->thread.join();
+  }
+}
+
+void Server::RemoveFiles() {
+  if (files_removed_) return;
+  files_removed_ = true;
+  std::error_code ec;
+  if (listen_fd_.valid()) listen_fd_.reset();
+  std::filesystem::remove(socket_path_, ec);
+  std::filesystem::remove(pid_path_, ec);
+  if (enclave_) log_.Event("stop");
+  enclave_.reset();
+}
+
+}  // namespace enclave::daemon
