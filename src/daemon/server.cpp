@@ -154,6 +154,7 @@ Status Server::Start() {
   service::EnclaveOptions enclave_options;
   enclave_options.home = options_.home;
   enclave_options.debug = options_.debug;
+  enclave_options.follow_session_lock = true;
   auto enclave = service::Enclave::Open(enclave_options);
   if (!enclave.ok()) return std::move(enclave).error();
   enclave_ = std::move(enclave).value();
