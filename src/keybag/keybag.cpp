@@ -255,7 +255,10 @@ class KeybagImpl final : public Keybag {
     for (ProtectionClass c : AllProtectionClasses()) {
       Status s = CheckAvailableLocked(c);
       classes[PlatformCode(c)] = s.ok();
-      if (!s.ok()) reasons[PlatformCode(c)] = s.error().effective_cause();
+      if (s.ok()) continue;
+      // Without a passcode the when-passcode-set class does not exist: nothing was lost.
+      const bool no_passcode = c == ProtectionClass::kWhenPasscodeSetThisDeviceOnly && !record_.passcode.has_value();
+      reasons[PlatformCode(c)] = no_passcode ? "passcode-not-set" : s.error().effective_cause();
     }
     const int64_t now = NowUnix();
     nlohmann::json j = {

@@ -95,6 +95,13 @@ Result<std::string> ReadFile(const std::filesystem::path& path) {
   return ss.str();
 }
 
+nlohmann::json ReadJsonObject(const std::filesystem::path& path) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return nlohmann::json::object();
+  auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  return j.is_object() ? j : nlohmann::json::object();
+}
+
 Result<Config> Config::Load(const std::filesystem::path& file) {
   Config c;
   c.file_ = file;

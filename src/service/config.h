@@ -38,5 +38,7 @@ class Config {
 // Writes `content` to `path` atomically (temp file, fsync, rename) with the given mode.
 Status WriteFileAtomically(const std::filesystem::path& path, const std::string& content, unsigned mode);
 Result<std::string> ReadFile(const std::filesystem::path& path);
+// A small JSON state file as an object; missing or damaged files read as {}.
+nlohmann::json ReadJsonObject(const std::filesystem::path& path);
 
 }  // namespace enclave::service

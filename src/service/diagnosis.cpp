@@ -18,13 +18,6 @@ Result<std::vector<keychain::KeyItem>> AllItems(keychain::Keychain& kc) {
   return items;
 }
 
-nlohmann::json LoadState(const fs::path& file) {
-  auto text = ReadFile(file);
-  if (!text.ok()) return nlohmann::json::object();
-  auto j = nlohmann::json::parse(*text, nullptr, false);
-  return j.is_object() ? j : nlohmann::json::object();
-}
-
 }  // namespace
 
 void EnclaveImpl::NoteBiometryChange() {
@@ -33,7 +26,7 @@ void EnclaveImpl::NoteBiometryChange() {
   auto state = provider->State();
   if (!state.ok()) return;
   const fs::path file = options_.home / "state.json";
-  nlohmann::json saved = LoadState(file);
+  nlohmann::json saved = ReadJsonObject(file);
   const std::string old_db = saved.value("biometry_database_id", "");
   const std::string old_set = saved.value("biometry_set_hash", "");
   std::set<std::string> reported = saved.value("reported_kids", std::set<std::string>{});

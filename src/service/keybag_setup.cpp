@@ -34,13 +34,6 @@ bool CausedByTpmClear(const Error& e) {
   return false;
 }
 
-nlohmann::json LoadJson(const fs::path& file) {
-  auto text = ReadFile(file);
-  if (!text.ok()) return nlohmann::json::object();
-  auto j = nlohmann::json::parse(*text, nullptr, false);
-  return j.is_object() ? j : nlohmann::json::object();
-}
-
 }  // namespace
 
 Result<std::shared_ptr<keybag::DeviceSecretSealer>> EnclaveImpl::TpmSealer() {
@@ -77,7 +70,7 @@ Status EnclaveImpl::OpenKeybag() {
   all.match_all = true;
   std::vector<std::string> kids;
   const fs::path state_file = options_.home / "state.json";
-  nlohmann::json state = LoadJson(state_file);
+  nlohmann::json state = ReadJsonObject(state_file);
   if (auto items = keychain_->Find(all); items.ok()) {
     for (const auto& item : *items) {
       kids.push_back(item.kid);
@@ -99,7 +92,7 @@ std::optional<std::string> EnclaveImpl::LostKeyCause(const std::string& kid) {
 }
 
 void EnclaveImpl::LoadLostKeys() {
-  nlohmann::json state = LoadJson(options_.home / "state.json");
+  nlohmann::json state = ReadJsonObject(options_.home / "state.json");
   std::lock_guard lock(mu_);
   lost_keys_.clear();
   if (!state.contains("lost_keys") || !state["lost_keys"].is_object()) return;
