@@ -98,6 +98,9 @@ class CoreFlow(HomeTest):
         d = self.fails("sign", "--application-label", "unique label", "--algorithm", "no-such-algorithm",
                        "--in", self.data, "--out", self.h.path("x"))
         self.assertEqual(err(d)["code"], -50)
+        d = self.fails("key", "create", "--application-label", "p384", "--key-size", "384")
+        self.assertEqual(err(d)["code"], -50)
+        self.assertIn("P-256", err(d)["description"])
         d = self.fails("key", "create", "--application-label", "rsa", "--token", "nonsense")
         self.assertEqual(err(d)["code"], -50)
         for field in ("permanence", "cause", "remedy", "description"):

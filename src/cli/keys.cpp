@@ -43,7 +43,8 @@ Error NeedsSelector(const std::string& command) {
 
 struct CreateOptions {
   std::string label, app_label, app_label_hex, app_tag, app_tag_hex, access_group,
-      token = "soft", accessible = "when-unlocked", access_control;
+      token = "soft", accessible = "when-unlocked", access_control, key_type = "ec";
+  int key_size = 256;
   CLI::Option *label_opt, *app_label_opt, *app_label_hex_opt, *app_tag_opt, *app_tag_hex_opt, *group_opt;
   bool non_permanent = false;
   bool application_password_stdin = false;
@@ -61,6 +62,8 @@ int Create(Context& ctx, const CreateOptions& o) {
   spec.application_tag = *tag;
   if (o.group_opt->count() > 0) spec.access_group = o.access_group;
   spec.token = o.token;
+  spec.key_type = o.key_type;
+  spec.key_size = o.key_size;
   spec.accessible = o.accessible;
   spec.access_control = SplitCommas(o.access_control);
   spec.permanent = !o.non_permanent;
@@ -279,6 +282,8 @@ void AddKeyCommands(CLI::App& app, Context& ctx) {
   create->app_tag_opt->excludes(create->app_tag_hex_opt);
   create->group_opt = c->add_option("--access-group", create->access_group, "keychain access group");
   c->add_option("--token", create->token, "soft (default) or tpm2")->check(CLI::IsMember({"soft", "tpm2"}));
+  c->add_option("--key-type", create->key_type, "ec (the only type a token holds; default)");
+  c->add_option("--key-size", create->key_size, "256 (P-256, the only size a token holds; default)");
   c->add_option("--accessible", create->accessible, "accessibility class (default when-unlocked)");
   c->add_option("--access-control", create->access_control,
                 "comma list: user-presence, biometry-any, biometry-current-set, device-passcode, or, and, "

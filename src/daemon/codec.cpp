@@ -102,6 +102,8 @@ void ToWire(const KeySpec& in, wire::KeySpec* out) {
   if (in.can_derive) out->set_can_derive(*in.can_derive);
   if (in.can_decrypt) out->set_can_decrypt(*in.can_decrypt);
   if (in.application_password) out->set_application_password(*in.application_password);
+  out->set_key_type(in.key_type);
+  out->set_key_size(in.key_size);
 }
 
 KeySpec FromWire(const wire::KeySpec& in) {
@@ -119,6 +121,8 @@ KeySpec FromWire(const wire::KeySpec& in) {
   if (in.has_can_derive()) s.can_derive = in.can_derive();
   if (in.has_can_decrypt()) s.can_decrypt = in.can_decrypt();
   if (in.has_application_password()) s.application_password = in.application_password();
+  s.key_type = in.key_type();
+  s.key_size = in.key_size();
   return s;
 }
 

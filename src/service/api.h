@@ -45,6 +45,8 @@ struct KeySpec {
   std::optional<Bytes> application_tag;
   std::optional<std::string> access_group;
   std::string token = "soft";
+  std::string key_type = "ec";  // kSecAttrKeyTypeECSECPrimeRandom; the only type tokens hold
+  int key_size = 256;           // P-256; the only size tokens hold
   std::string accessible = "when-unlocked";
   std::vector<std::string> access_control;
   bool permanent = true;

@@ -56,6 +56,13 @@ Error EnclaveImpl::TokenRefusal(const keychain::KeyItem& item, const std::string
 }
 
 Result<keychain::KeyItem> EnclaveImpl::GenerateItem(const KeySpec& spec) {
+  const bool ec = spec.key_type == "ec" || spec.key_type == "ecsecprimerandom" || spec.key_type == "73";
+  if (!ec || spec.key_size != 256) {
+    return OSStatusError(errsec::kParam, "the " + spec.token + " token holds only EC P-256 keys (key type ec, 256 bits); "
+                                         "asked for key type '" + spec.key_type + "', " + std::to_string(spec.key_size) +
+                                         " bits")
+        .WithCause("bad-parameter");
+  }
   ASSIGN_OR_RETURN(keybag::ProtectionClass pclass, keybag::ParseAccessible(spec.accessible));
   ASSIGN_OR_RETURN(auth::AccessPolicy policy, auth::AccessPolicy::FromNames(spec.access_control, true));
   RETURN_IF_ERROR(auth::BindPolicyAtCreation(policy, biometry().get()));

@@ -104,6 +104,15 @@ TEST_P(EnclaveTest, AlgorithmsAndParameterErrors) {
   EXPECT_EQ(exported.error().code, -4);
   KeySpec bad_class = Spec("x", "sometimes");
   EXPECT_EQ(session_->CreateKey(bad_class).error().code, -50);
+  KeySpec p384 = Spec("p384");
+  p384.key_size = 384;
+  auto refused = session_->CreateKey(p384);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, -50);
+  EXPECT_NE(refused.error().description.find("P-256"), std::string::npos);
+  KeySpec rsa = Spec("rsa");
+  rsa.key_type = "rsa";
+  EXPECT_EQ(session_->CreateKey(rsa).error().code, -50);
   KeySpec bad_token = Spec("y");
   bad_token.token = "hsm9000";
   EXPECT_EQ(session_->CreateKey(bad_token).error().code, -50);
