@@ -1,7 +1,10 @@
 // Diagnosis and recovery through the service: each injected fault gives a documented error, a
 // doctor verdict and an event; reenroll recovers; the diagnostics bundle holds no secret.
 #include "crypto/ec.h"
+#include "keybag/keybag.h"
+#include "keychain/keychain.h"
 #include "service/config.h"
+#include "service/enclave_impl.h"
 #include "service/test/fixture.h"
 
 namespace enclave::service::testing {
@@ -171,6 +174,35 @@ TEST_P(RecoveryTest, DiagnosticsHoldNoSecrets) {
   for (auto& [name, content] : (*bundle)["files"].items()) all += name + "\n" + content.get<std::string>();
   EXPECT_NE(all.find(key->kid), std::string::npos);
   EXPECT_EQ(all.find(passcode), std::string::npos);
+  // The key's private material (the unsealed token blob: the soft token's scalar, the TPM's
+  // private area) must be in neither the bundle nor the database files.
+  auto items = keychain::Keychain::Open(home_ / "keychain.db");
+  ASSERT_TRUE(items.ok());
+  keychain::ItemQuery q;
+  q.kid = key->kid;
+  auto item = (*items)->Find(q);
+  ASSERT_TRUE(item.ok());
+  session_.reset();
+  enclave_.reset();
+  auto bag = keybag::Keybag::Open(home_ / "keybag", keybag::KeybagOptions{});
+  if (bag.ok()) {
+    ASSERT_TRUE((*bag)->Unlock(SecureBytes(AsBytes(passcode))).ok());
+    auto blob = (*bag)->Unseal(keybag::ProtectionClass::kWhenUnlocked, item->front().sealed_blob,
+                               BoundAttributes(item->front()));
+    ASSERT_TRUE(blob.ok()) << blob.error().ToString();
+    const std::string material(blob->data() + 1, blob->data() + blob->size());  // past the version byte
+    if (token_ == "soft") EXPECT_EQ(material.size(), 32u) << "the soft token blob is a version byte and the scalar";
+    EXPECT_EQ(all.find(material), std::string::npos);
+    EXPECT_EQ(all.find(HexEncode(AsBytes(material))), std::string::npos);
+    for (const char* file : {"keychain.db", "keychain.db-wal"}) {
+      auto db = service::ReadFile(home_ / file);
+      if (db.ok()) {
+        EXPECT_EQ(db->find(material), std::string::npos) << file;
+      }
+    }
+  } else {
+    EXPECT_EQ(token_, "tpm2") << bag.error().ToString();  // a TPM-sealed keybag needs the TPM's sealer
+  }
   // Every secret file in the home, in raw and hex form, must be absent from the bundle.
   for (const auto& entry : std::filesystem::recursive_directory_iterator(home_ / "keybag")) {
     if (!entry.is_regular_file() || entry.path().filename() != "device.secret") continue;
@@ -211,6 +243,41 @@ TEST_P(RecoveryTest, ClearedTpmMakesKeysPermanentlyInvalidAndReenrollRecovers) {
 }
 
 ENCLAVE_INSTANTIATE_FOR_TOKENS(RecoveryTest);
+
+}  // namespace
+}  // namespace enclave::service::testing
+
+namespace enclave::service::testing {
+namespace {
+
+// A passcode removed without the passcode (a fault): when-passcode-set keys are destroyed and
+// the journal names them; other keys live on. Only possible while the keybag is unlocked.
+TEST_P(RecoveryTest, PasscodeRemovalFaultDestroysPasscodeBoundKeys) {
+  ASSERT_TRUE(Admin("passcode.set", {}, {"2468"}).ok());
+  auto bound = session_->CreateKey(Spec("akpu", "when-passcode-set-this-device-only"));
+  auto other = session_->CreateKey(Spec("other"));
+  ASSERT_TRUE(bound.ok() && other.ok());
+  ASSERT_TRUE(Admin("lock").ok());
+  auto locked = Admin("inject", {{"fault", "passcode-removal"}});
+  ASSERT_FALSE(locked.ok());
+  EXPECT_EQ(locked.error().code, -25308) << locked.error().ToString();
+  ASSERT_TRUE(session_->FindKeys(ByLabel("akpu")).ok());
+
+  ASSERT_TRUE(Admin("unlock", {}, {"2468"}).ok());
+  auto r = Admin("inject", {{"fault", "passcode-removal"}});
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ((*r)["kids"], nlohmann::json::array({bound->kid}));
+  auto gone = session_->FindKeys(ByLabel("akpu"));
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().code, -25300);
+  EXPECT_TRUE(EventNames("passcode-removed", bound->kid));
+  EXPECT_FALSE(EventNames("passcode-removed", other->kid));
+  auto status = Admin("status");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ((*status)["keybag"]["passcode_set"], false);
+  auto sig = SignMessage("other");
+  EXPECT_TRUE(sig.ok()) << sig.error().ToString();
+}
 
 }  // namespace
 }  // namespace enclave::service::testing
