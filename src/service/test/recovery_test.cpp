@@ -191,7 +191,9 @@ TEST_P(RecoveryTest, DiagnosticsHoldNoSecrets) {
                                BoundAttributes(item->front()));
     ASSERT_TRUE(blob.ok()) << blob.error().ToString();
     const std::string material(blob->data() + 1, blob->data() + blob->size());  // past the version byte
-    if (token_ == "soft") EXPECT_EQ(material.size(), 32u) << "the soft token blob is a version byte and the scalar";
+    if (token_ == "soft") {
+      EXPECT_EQ(material.size(), 32u) << "the soft token blob is a version byte and the scalar";
+    }
     EXPECT_EQ(all.find(material), std::string::npos);
     EXPECT_EQ(all.find(HexEncode(AsBytes(material))), std::string::npos);
     for (const char* file : {"keychain.db", "keychain.db-wal"}) {
