@@ -9,6 +9,7 @@
 #include <set>
 
 #include "crypto/ec.h"
+#include "keybag/passcode.h"
 #include "keybag/primitives.h"
 #include "keybag/record.h"
 
@@ -28,8 +29,6 @@ constexpr size_t kTagBytes = 16;
 constexpr size_t kSaltBytes = 16;
 constexpr char kSealAadPrefix[] = "enclave-seal-v1";
 constexpr char kDeviceKekInfo[] = "enclave class kek: device";
-constexpr char kPasscodeKeyInfo[] = "enclave passcode key";
-constexpr char kVerifierInfo[] = "enclave passcode verifier";
 
 bool IsWhenUnlocked(ProtectionClass c) {
   return c == ProtectionClass::kWhenUnlocked || c == ProtectionClass::kWhenUnlockedThisDeviceOnly ||
@@ -202,8 +201,13 @@ class KeybagImpl final : public Keybag {
 
     StoredPasscode stored;
     stored.salt = crypto::RandomBytes(kSaltBytes);
-    ASSIGN_OR_RETURN(SecureBytes new_key, DerivePasscodeKey(new_passcode, stored));
-    stored.verifier = Verifier(new_key);
+    ASSIGN_OR_RETURN(SecureBytes stretched,
+                     internal::Argon2idSlowly(new_passcode, stored.salt, stored.argon2));
+    SecureBytes entropy;
+    ASSIGN_OR_RETURN(stored.sealed_entropy,
+                     internal::SealPasscodeEntropy(options_.sealer.get(), stretched, &entropy));
+    const SecureBytes new_key = internal::PasscodeKey(device_secret_, stretched, entropy);
+    stored.verifier = internal::PasscodeVerifier(new_key);
 
     const KeybagRecord before = record_;
     record_.passcode = std::move(stored);
@@ -227,6 +231,44 @@ class KeybagImpl final : public Keybag {
     ASSIGN_OR_RETURN(SecureBytes key, CheckPasscodeLocked(current_passcode));
     std::set<ProtectionClass> lost;
     ClassKeys keys = UnwrapAll(&key, &lost);
+    return DropPasscodeLocked(std::move(keys), std::move(lost));
+  }
+
+  Status ForgetPasscodeForTesting() override {
+    std::lock_guard lock(mu_);
+    if (!record_.passcode) return PasscodeNotSet("cannot forget the passcode");
+    if (locked_ || !first_unlock_done_) {
+      return OSStatusError(errsec::kInteractionNotAllowed,
+                           "the passcode can be removed without it only while the keybag is unlocked")
+          .WithCause("device-locked");
+    }
+    return DropPasscodeLocked(class_keys_, lost_);
+  }
+
+  nlohmann::json Describe() const override {
+    std::lock_guard lock(mu_);
+    return DescribeLocked();
+  }
+
+  Status CorruptClassKeyForTesting(ProtectionClass c) override {
+    std::lock_guard lock(mu_);
+    auto it = record_.class_keys.find(PlatformCode(c));
+    if (it == record_.class_keys.end()) {
+      return KeystoreError(aks::kNotFound, "no stored " + PlatformCode(c) + " class key to damage")
+          .WithCause("item-not-found");
+    }
+    Bytes& w = it->second.wrapped;
+    for (size_t i = kIvBytes; i < w.size(); i += 7) w[i] ^= 0x5a;
+    RETURN_IF_ERROR(Persist());
+    class_keys_.erase(c);
+    lost_.insert(c);
+    return Ok();
+  }
+
+ private:
+  // Removes the passcode: the akpu class key is destroyed, the other `keys` are re-wrapped
+  // under the device KEK.
+  Status DropPasscodeLocked(ClassKeys keys, std::set<ProtectionClass> lost) {
     const auto akpu = ProtectionClass::kWhenPasscodeSetThisDeviceOnly;
     keys.erase(akpu);  // SecureBytes wipes it; with the stored copy gone every akpu blob is dead
     lost.erase(akpu);
@@ -248,8 +290,7 @@ class KeybagImpl final : public Keybag {
     return Ok();
   }
 
-  nlohmann::json Describe() const override {
-    std::lock_guard lock(mu_);
+  nlohmann::json DescribeLocked() const {
     nlohmann::json classes = nlohmann::json::object();
     nlohmann::json reasons = nlohmann::json::object();
     for (ProtectionClass c : AllProtectionClasses()) {
@@ -257,7 +298,8 @@ class KeybagImpl final : public Keybag {
       classes[PlatformCode(c)] = s.ok();
       if (s.ok()) continue;
       // Without a passcode the when-passcode-set class does not exist: nothing was lost.
-      const bool no_passcode = c == ProtectionClass::kWhenPasscodeSetThisDeviceOnly && !record_.passcode.has_value();
+      const bool no_passcode =
+          c == ProtectionClass::kWhenPasscodeSetThisDeviceOnly && !record_.passcode.has_value();
       reasons[PlatformCode(c)] = no_passcode ? "passcode-not-set" : s.error().effective_cause();
     }
     const int64_t now = NowUnix();
@@ -273,6 +315,8 @@ class KeybagImpl final : public Keybag {
          std::max<int64_t>(0, std::max(record_.retry_after_unix, record_.lockout_until_unix) - now)},
         {"locked_out", now < record_.lockout_until_unix},
         {"device_secret_protection", device_protection_},
+        {"passcode_bound_to",
+         record_.passcode && !record_.passcode->sealed_entropy.empty() ? device_protection_ : "software"},
     };
     if (!stash_) {
       j["kernel_keyring"] = "disabled";
@@ -290,22 +334,6 @@ class KeybagImpl final : public Keybag {
     return j;
   }
 
-  Status CorruptClassKeyForTesting(ProtectionClass c) override {
-    std::lock_guard lock(mu_);
-    auto it = record_.class_keys.find(PlatformCode(c));
-    if (it == record_.class_keys.end()) {
-      return KeystoreError(aks::kNotFound, "no stored " + PlatformCode(c) + " class key to damage")
-          .WithCause("item-not-found");
-    }
-    Bytes& w = it->second.wrapped;
-    for (size_t i = kIvBytes; i < w.size(); i += 7) w[i] ^= 0x5a;
-    RETURN_IF_ERROR(Persist());
-    class_keys_.erase(c);
-    lost_.insert(c);
-    return Ok();
-  }
-
- private:
   Status CheckAvailableLocked(ProtectionClass c) const {
     if (c == ProtectionClass::kWhenPasscodeSetThisDeviceOnly && !record_.passcode) {
       return ClassKeyLost(c, "no device passcode is set, so when-passcode-set items were destroyed");
@@ -337,68 +365,40 @@ class KeybagImpl final : public Keybag {
 
   Status Persist() { return internal::SaveRecord(dir_ / internal::kRecordFile, record_); }
 
-  Result<SecureBytes> DerivePasscodeKey(ByteView passcode, const StoredPasscode& p) const {
-    ASSIGN_OR_RETURN(SecureBytes stretched, internal::Argon2idSlowly(passcode, p.salt, p.argon2));
-    SecureBytes ikm(device_secret_.size() + stretched.size());
-    std::copy(device_secret_.data(), device_secret_.data() + device_secret_.size(), ikm.data());
-    std::copy(stretched.data(), stretched.data() + stretched.size(), ikm.data() + device_secret_.size());
-    return internal::HkdfSha256(ikm, kPasscodeKeyInfo);
-  }
-
-  static Bytes Verifier(const SecureBytes& passcode_key) {
-    SecureBytes v = internal::HkdfSha256(passcode_key, kVerifierInfo);
-    return Bytes(v.data(), v.data() + v.size());
-  }
-
   bool VerifierMatches(const SecureBytes& passcode_key) const {
-    return record_.passcode && ConstantTimeEquals(Verifier(passcode_key), record_.passcode->verifier);
+    return record_.passcode &&
+           ConstantTimeEquals(internal::PasscodeVerifier(passcode_key), record_.passcode->verifier);
   }
 
-  // Refuses without looking at the passcode while a delay or lockout runs, so that refused
-  // attempts are not counted.
-  Status AttemptsAllowed(int64_t now) const {
-    const bool locked_out = now < record_.lockout_until_unix;
-    const int64_t until = std::max(record_.retry_after_unix, record_.lockout_until_unix);
-    if (now >= until) return Ok();
-    Error e = OSStatusError(errsec::kAuthFailed,
-                            locked_out ? "too many wrong passcodes: passcode entry is locked out"
-                                       : "too many wrong passcodes: try again later")
-                  .WithCause("passcode-attempts-exceeded")
-                  .WithInfo("retry_after_seconds", until - now)
-                  .WithInfo("failed_attempts", record_.failed_attempts);
-    if (locked_out) e.user_info["locked_out"] = true;
-    return e;
-  }
-
-  Error RecordFailure(int64_t now) {
-    record_.failed_attempts += 1;
-    record_.last_failure_unix = now;
-    int64_t delay = 0;
-    if (!options_.failure_delays.empty()) {
-      size_t i =
-          std::min(static_cast<size_t>(record_.failed_attempts - 1), options_.failure_delays.size() - 1);
-      delay = options_.failure_delays[i].count();
-    }
-    record_.retry_after_unix = now + delay;
-    if (record_.failed_attempts >= options_.max_failed_attempts) {
-      record_.lockout_until_unix = now + options_.lockout_duration.count();
-    }
+  Error RecordFailure(int64_t now, const Error* hardware_refusal = nullptr) {
+    Error e = internal::CountFailure(record_, options_, now, hardware_refusal);
     (void)Persist();  // the in-memory counter still holds if the disk refuses
-    const int remaining = std::max(0, options_.max_failed_attempts - record_.failed_attempts);
-    Error e = AuthError(laerror::kAuthenticationFailed, "wrong passcode")
-                  .WithCause("authentication-failed")
-                  .WithInfo("failed_attempts", record_.failed_attempts)
-                  .WithInfo("attempts_remaining", remaining);
-    const int64_t wait = std::max(record_.retry_after_unix, record_.lockout_until_unix) - now;
-    if (wait > 0) e.user_info["retry_after_seconds"] = wait;
     return e;
   }
 
   // Verifies `passcode` with attempt counting; on success, the passcode key.
   Result<SecureBytes> CheckPasscodeLocked(const SecureBytes& passcode) {
     const int64_t now = NowUnix();
-    RETURN_IF_ERROR(AttemptsAllowed(now));
-    ASSIGN_OR_RETURN(SecureBytes key, DerivePasscodeKey(passcode, *record_.passcode));
+    RETURN_IF_ERROR(internal::AttemptsAllowed(record_, now));
+    const StoredPasscode& stored = *record_.passcode;
+    ASSIGN_OR_RETURN(SecureBytes stretched, internal::Argon2idSlowly(passcode, stored.salt, stored.argon2));
+    SecureBytes entropy;
+    if (!stored.sealed_entropy.empty()) {
+      // The hardware checks the passcode first and counts a wrong one itself.
+      auto unsealed =
+          internal::UnsealPasscodeEntropy(options_.sealer.get(), stretched, stored.sealed_entropy);
+      if (!unsealed.ok()) {
+        const std::string cause = unsealed.error().effective_cause();
+        if (cause == "tpm-auth-failed") return RecordFailure(now, &unsealed.error());
+        if (cause == "tpm-lockout") {
+          return internal::HardwareLockout(options_.sealer->name(), unsealed.error(),
+                                           record_.failed_attempts);
+        }
+        return std::move(unsealed).error();
+      }
+      entropy = std::move(unsealed).value();
+    }
+    SecureBytes key = internal::PasscodeKey(device_secret_, stretched, entropy);
     if (!VerifierMatches(key)) return RecordFailure(now);
     if (record_.failed_attempts != 0 || record_.retry_after_unix != 0 || record_.lockout_until_unix != 0) {
       record_.failed_attempts = 0;

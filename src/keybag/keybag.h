@@ -4,7 +4,10 @@
 // cause ids, which the layers above wrap.
 //
 // Hierarchy: device secret (file 0600, or sealed by a DeviceSecretSealer such as the TPM)
-//   -> passcode key = HKDF(device secret, Argon2id(passcode, salt))  (guessing needs this device)
+//   -> passcode key = HKDF(device secret || Argon2id(passcode, salt) [|| passcode entropy])
+//      (guessing needs this device; with a sealer that checks authorization values, the passcode
+//      entropy is sealed under an auth derived from the passcode, so every guess goes through
+//      the hardware and counts toward its dictionary-attack lockout)
 //     -> class keys (each wrapped by the passcode key, or by the device secret when no passcode)
 //       -> sealed blobs (key material, with the caller's associated data bound in).
 #pragma once
@@ -49,6 +52,26 @@ class DeviceSecretSealer {
   virtual std::string_view name() const = 0;
   virtual Result<Bytes> Seal(ByteView secret) = 0;
   virtual Result<SecureBytes> Unseal(ByteView sealed) = 0;
+
+  // Sealing under an authorization value that the hardware checks itself, counting wrong values
+  // toward its dictionary-attack lockout. Unseal with a wrong `auth`: an error with cause
+  // tpm-auth-failed; refused while the hardware is locked out: cause tpm-lockout (with
+  // user_info.retry_after_seconds when known). Sealers that cannot do this answer
+  // errSecUnimplemented, and the keybag then binds the passcode in software only.
+  virtual Result<Bytes> SealWithAuth(ByteView secret, ByteView auth) {
+    (void)secret;
+    (void)auth;
+    return OSStatusError(errsec::kUnimplemented,
+                         std::string(name()) + " cannot seal under an authorization value")
+        .WithCause("unimplemented");
+  }
+  virtual Result<SecureBytes> UnsealWithAuth(ByteView sealed, ByteView auth) {
+    (void)sealed;
+    (void)auth;
+    return OSStatusError(errsec::kUnimplemented,
+                         std::string(name()) + " cannot seal under an authorization value")
+        .WithCause("unimplemented");
+  }
 };
 
 struct KeybagOptions {
@@ -96,6 +119,9 @@ class Keybag {
   // Wrong passcode: LocalAuthentication -1 (cause authentication-failed) with
   // user_info.failed_attempts; while delayed or locked out: OSStatus -25293 with cause
   // passcode-attempts-exceeded and user_info.retry_after_seconds. Attempts persist on disk.
+  // With a hardware-bound passcode the hardware refuses a wrong one first (same error, its
+  // refusal as the underlying error); while the hardware is in dictionary-attack lockout:
+  // OSStatus -25293, cause tpm-lockout (retry_after_seconds when the hardware tells), not counted.
   virtual Status Unlock(const SecureBytes& passcode) = 0;
   // Checks the passcode (for device-passcode access control) with the same attempt counting.
   virtual Status VerifyPasscode(const SecureBytes& passcode) = 0;
@@ -110,6 +136,10 @@ class Keybag {
 
   // Fault injection (enclave debug inject): damages the stored class key of `c`.
   virtual Status CorruptClassKeyForTesting(ProtectionClass c) = 0;
+  // Fault injection: removes the passcode without knowing it, with exactly the effects of
+  // RemovePasscode. Needs the class keys in memory: while locked or before the first unlock,
+  // errSecInteractionNotAllowed (-25308); without a passcode, LocalAuthentication -5.
+  virtual Status ForgetPasscodeForTesting() = 0;
 };
 
 }  // namespace enclave::keybag

@@ -50,6 +50,7 @@ Result<KeybagRecord> LoadRecord(const std::filesystem::path& file) {
       sp.argon2.m_cost_kib = p.at("m_cost_kib").get<uint32_t>();
       sp.argon2.parallelism = p.at("parallelism").get<uint32_t>();
       sp.verifier = HexField(p, "verifier");
+      if (p.contains("sealed_entropy")) sp.sealed_entropy = HexField(p, "sealed_entropy");
       if (!SaneArgon2(sp.argon2)) return Damaged("Argon2id parameters out of range");
       r.passcode = std::move(sp);
     }
@@ -82,6 +83,8 @@ Status SaveRecord(const std::filesystem::path& file, const KeybagRecord& r) {
                      {"m_cost_kib", r.passcode->argon2.m_cost_kib},
                      {"parallelism", r.passcode->argon2.parallelism},
                      {"verifier", HexEncode(r.passcode->verifier)}};
+    if (!r.passcode->sealed_entropy.empty())
+      j["passcode"]["sealed_entropy"] = HexEncode(r.passcode->sealed_entropy);
   } else {
     j["passcode"] = nullptr;
   }

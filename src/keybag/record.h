@@ -32,6 +32,9 @@ struct StoredPasscode {
   Bytes salt;
   Argon2Params argon2;
   Bytes verifier;  // HKDF(passcode key, "enclave passcode verifier")
+  // The passcode entropy, sealed by the DeviceSecretSealer under an auth derived from the
+  // passcode; empty when the passcode is bound in software only.
+  Bytes sealed_entropy;
 };
 
 struct KeybagRecord {

@@ -49,11 +49,13 @@ Status CorruptDatabasePage(EnclaveImpl& enclave) {
 Result<nlohmann::json> InjectFault(EnclaveImpl& enclave, SessionImpl& session, const nlohmann::json& args) {
   (void)session;
   if (!enclave.debug()) {
-    return OSStatusError(errsec::kMissingEntitlement,
-                         "fault injection is refused: start the daemon with --debug (enclave daemon start --debug)")
+    return OSStatusError(
+               errsec::kMissingEntitlement,
+               "fault injection is refused: start the daemon with --debug (enclave daemon start --debug)")
         .WithCause("debug-disabled");
   }
-  if (!args.is_object() || !args.contains("fault") || !args["fault"].is_string()) return Bad("missing fault name");
+  if (!args.is_object() || !args.contains("fault") || !args["fault"].is_string())
+    return Bad("missing fault name");
   const std::string fault = args["fault"];
   std::vector<std::string> kids;
   if (fault == "biometry-reset" || fault == "enrollment-change") {
@@ -78,7 +80,8 @@ Result<nlohmann::json> InjectFault(EnclaveImpl& enclave, SessionImpl& session, c
     if (auto items = enclave.keychain().Find(q); items.ok()) {
       for (const auto& i : *items) kids.push_back(i.kid);
     }
-    enclave.RecordEvent("class-key-damaged", "class-key-lost", kids, {{"class", keybag::PlatformCode(*pclass)}});
+    enclave.RecordEvent("class-key-damaged", "class-key-lost", kids,
+                        {{"class", keybag::PlatformCode(*pclass)}});
   } else if (fault == "blob-flip" || fault == "blob-missing") {
     ASSIGN_OR_RETURN(keychain::KeyItem item, ItemByKid(enclave, args));
     Bytes blob = item.sealed_blob;
@@ -89,11 +92,23 @@ Result<nlohmann::json> InjectFault(EnclaveImpl& enclave, SessionImpl& session, c
     }
     RETURN_IF_ERROR(enclave.keychain().SetSealedBlobForTesting(item.persistent_id, blob));
     kids.push_back(item.kid);
+  } else if (fault == "passcode-removal") {
+    // As if the passcode were removed by someone who had it: needs the keybag unlocked.
+    keychain::ItemQuery q;
+    q.accessible = keybag::PlatformCode(keybag::ProtectionClass::kWhenPasscodeSetThisDeviceOnly);
+    q.match_all = true;
+    RETURN_IF_ERROR(enclave.keybag().ForgetPasscodeForTesting());
+    if (auto items = enclave.keychain().Find(q); items.ok()) {
+      for (const auto& i : *items) kids.push_back(i.kid);
+    }
+    enclave.DestroyPasscodeBoundKeys();
   } else if (fault == "db-page-corrupt") {
     RETURN_IF_ERROR(CorruptDatabasePage(enclave));
   } else {
-    return Bad("unknown fault '" + fault +
-               "' (biometry-reset, enrollment-change, class-key-corrupt, blob-flip, blob-missing, db-page-corrupt)");
+    return Bad(
+        "unknown fault '" + fault +
+        "' (biometry-reset, enrollment-change, passcode-removal, class-key-corrupt, blob-flip, blob-missing, "
+        "db-page-corrupt)");
   }
   return nlohmann::json{{"fault", fault}, {"kids", kids}};
 }
@@ -110,16 +125,19 @@ Result<nlohmann::json> AttestKey(EnclaveImpl& enclave, SessionImpl& session, con
   ASSIGN_OR_RETURN(KeyQuery query, KeyQueryFromJson(args.value("query", nlohmann::json::object())));
   ASSIGN_OR_RETURN(keychain::KeyItem item, session.FindOne(query));
   if (item.token != "tpm2") {
-    return OSStatusError(errsec::kParam, enclave.Describe(item) +
-                                             ": key attestation needs a key held by a TPM (token tpm2); this key's "
-                                             "token is " + item.token)
+    return OSStatusError(errsec::kParam,
+                         enclave.Describe(item) +
+                             ": key attestation needs a key held by a TPM (token tpm2); this key's "
+                             "token is " +
+                             item.token)
         .WithCause("unsupported-algorithm");
   }
 #if ENCLAVE_HAVE_TPM2
   Bytes nonce;
   if (args.contains("nonce_hex") && args["nonce_hex"].is_string()) {
     auto n = HexDecode(args["nonce_hex"].get<std::string>());
-    if (!n || n->size() > 32) return OSStatusError(errsec::kParam, "bad nonce (hex, at most 32 bytes)").WithCause("bad-parameter");
+    if (!n || n->size() > 32)
+      return OSStatusError(errsec::kParam, "bad nonce (hex, at most 32 bytes)").WithCause("bad-parameter");
     nonce = *n;
   }
   RETURN_IF_ERROR(enclave.CheckUsable(item, "attest key"));

@@ -6,8 +6,9 @@
 
 namespace enclave::service {
 
-// Faults: biometry-reset, enrollment-change, passcode-removal (secrets: [passcode]),
-// class-key-corrupt {"class": code}, blob-flip {"kid"}, blob-missing {"kid"}, db-page-corrupt.
+// Faults: biometry-reset, enrollment-change, passcode-removal (without the passcode, while the
+// keybag is unlocked), class-key-corrupt {"class": code}, blob-flip {"kid"}, blob-missing {"kid"},
+// db-page-corrupt.
 Result<nlohmann::json> InjectFault(EnclaveImpl& enclave, SessionImpl& session, const nlohmann::json& args);
 // {"query": KeyQuery json} -> the token's attestation statement for that key (tpm2 only).
 Result<nlohmann::json> AttestKey(EnclaveImpl& enclave, SessionImpl& session, const nlohmann::json& args);

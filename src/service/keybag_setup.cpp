@@ -17,10 +17,17 @@ constexpr char kSealedSecretFile[] = "device.secret.sealed";
 #if ENCLAVE_HAVE_TPM2
 class TpmDeviceSecretSealer : public keybag::DeviceSecretSealer {
  public:
-  explicit TpmDeviceSecretSealer(std::unique_ptr<token::tpm2::Tpm2Sealer> sealer) : sealer_(std::move(sealer)) {}
+  explicit TpmDeviceSecretSealer(std::unique_ptr<token::tpm2::Tpm2Sealer> sealer)
+      : sealer_(std::move(sealer)) {}
   std::string_view name() const override { return "tpm2"; }
   Result<Bytes> Seal(ByteView secret) override { return sealer_->Seal(secret); }
   Result<SecureBytes> Unseal(ByteView sealed) override { return sealer_->Unseal(sealed); }
+  Result<Bytes> SealWithAuth(ByteView secret, ByteView auth) override {
+    return sealer_->SealWithAuth(secret, auth);
+  }
+  Result<SecureBytes> UnsealWithAuth(ByteView sealed, ByteView auth) override {
+    return sealer_->UnsealWithAuth(sealed, auth);
+  }
 
  private:
   std::unique_ptr<token::tpm2::Tpm2Sealer> sealer_;
@@ -40,7 +47,8 @@ Result<std::shared_ptr<keybag::DeviceSecretSealer>> EnclaveImpl::TpmSealer() {
 #if ENCLAVE_HAVE_TPM2
   ASSIGN_OR_RETURN(token::Token * token, GetToken("tpm2"));
   ASSIGN_OR_RETURN(auto sealer, token::tpm2::OpenSealer(*token));
-  return std::shared_ptr<keybag::DeviceSecretSealer>(std::make_shared<TpmDeviceSecretSealer>(std::move(sealer)));
+  return std::shared_ptr<keybag::DeviceSecretSealer>(
+      std::make_shared<TpmDeviceSecretSealer>(std::move(sealer)));
 #else
   return OSStatusError(errsec::kUnimplemented, "this build has no tpm2 token").WithCause("unimplemented");
 #endif
@@ -80,7 +88,8 @@ Status EnclaveImpl::OpenKeybag() {
   RETURN_IF_ERROR(WriteFileAtomically(state_file, state.dump(2) + "\n", 0600));
   LoadLostKeys();
   RecordEvent("keybag-recreated", "tpm-cleared", kids,
-              {{"reason", "the TPM that sealed the device secret was cleared or replaced; a new keybag was created"}});
+              {{"reason",
+                "the TPM that sealed the device secret was cleared or replaced; a new keybag was created"}});
   return Ok();
 }
 

@@ -178,3 +178,62 @@ TEST_P(AccessTest, DefaultScheduleRefusesTheRightPasscodeAfterTenWrongOnesAndARe
 
 }  // namespace
 }  // namespace enclave::service::testing
+
+namespace enclave::service::testing {
+namespace {
+
+// With the tpm2 token configured the keybag is TPM-sealed and the passcode bound to the TPM:
+// every wrong passcode raises the TPM's dictionary-attack counter, and the right one still
+// unlocks before the keybag's own limit (swtpm locks out after 3 failures).
+TEST_P(AccessTest, WrongPasscodesRaiseTheTpmLockoutCounter) {
+  SetPasscode("1357");
+  auto counter = [&]() -> int64_t {
+    auto s = Admin("status");
+    if (!s.ok() || !(*s)["tokens"]["tpm2"].contains("lockout_counter")) return -1;
+    return (*s)["tokens"]["tpm2"]["lockout_counter"].get<int64_t>();
+  };
+  auto status = Admin("status");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ((*status)["keybag"]["passcode_bound_to"], token_ == "tpm2" ? "tpm2" : "software")
+      << (*status)["keybag"].dump();
+  const int64_t before = counter();
+  ASSERT_TRUE(Admin("lock").ok());
+  for (int i = 1; i <= 2; ++i) {
+    auto wrong = Admin("unlock", {}, {"0000"});
+    ASSERT_FALSE(wrong.ok());
+    EXPECT_EQ(wrong.error().domain, "LocalAuthentication") << wrong.error().ToString();
+    EXPECT_EQ(wrong.error().code, -1);
+    EXPECT_EQ(wrong.error().user_info["failed_attempts"], i);
+    if (token_ == "tpm2") {
+      EXPECT_EQ(counter(), before + i);
+    }
+  }
+  if (token_ != "tpm2") {
+    EXPECT_EQ(counter(), -1) << "no TPM configured";
+  }
+  auto ok = Admin("unlock", {}, {"1357"});
+  ASSERT_TRUE(ok.ok()) << ok.error().ToString();
+  EXPECT_EQ(ok->value("failed_attempts", -1), 0) << ok->dump();
+  ASSERT_TRUE(session_->CreateKey(Spec("after", "when-unlocked-this-device-only")).ok());
+  EXPECT_TRUE(SignMessage("after").ok());
+}
+
+}  // namespace
+}  // namespace enclave::service::testing
+
+namespace enclave::service::testing {
+namespace {
+
+// Wrong passcodes may drive the TPM into dictionary-attack lockout; keys must keep signing
+// (they are noDA: their protection is enclave's access control, not a TPM authValue).
+TEST_P(AccessTest, TpmLockoutFromWrongPasscodesDoesNotStopKeys) {
+  if (token_ != "tpm2") GTEST_SKIP() << "only a TPM has a dictionary-attack lockout";
+  SetPasscode("1357");
+  ASSERT_TRUE(session_->CreateKey(Spec("tpm key")).ok());
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(Admin("unlock", {}, {"0000"}).ok());
+  auto sig = SignMessage("tpm key");
+  ASSERT_TRUE(sig.ok()) << sig.error().ToString();
+}
+
+}  // namespace
+}  // namespace enclave::service::testing

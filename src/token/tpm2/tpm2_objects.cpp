@@ -62,8 +62,11 @@ TPM2B_PUBLIC SrkTemplate() {
 }
 
 TPMT_PUBLIC KeyTemplate() {
+  // noDA: the key's authValue is empty (user authentication is enclave's access control), so
+  // dictionary-attack lockout protects nothing here, and wrong device passcodes (which do count
+  // toward the TPM's lockout) must not stop every key from signing.
   return EccTemplate(TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                     TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_DECRYPT);
+                     TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_DECRYPT);
 }
 
 TPMT_PUBLIC AttestationKeyTemplate() {

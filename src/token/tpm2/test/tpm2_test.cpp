@@ -305,6 +305,58 @@ TEST_F(Tpm2TokenTest, SealerRoundTrip) {
   EXPECT_EQ(bad.error().effective_cause(), "key-blob-corrupt");
 }
 
+TEST_F(Tpm2TokenTest, SealedWithAuthCountsWrongValuesTowardTheLockout) {
+  auto token = Open();
+  ASSERT_TRUE(token);
+  auto opened = tpm2::OpenSealer(*token);
+  ASSERT_TRUE(opened.ok()) << opened.error().ToString();
+  Tpm2Sealer& sealer = **opened;
+  const SecureBytes secret = crypto::RandomSecret(32);
+  const SecureBytes auth = crypto::RandomSecret(32);
+  const SecureBytes wrong = crypto::RandomSecret(32);
+  auto device_secret = sealer.Seal(crypto::RandomSecret(32));
+  ASSERT_TRUE(device_secret.ok()) << device_secret.error().ToString();
+
+  auto sealed = sealer.SealWithAuth(secret, auth);
+  ASSERT_TRUE(sealed.ok()) << sealed.error().ToString();
+  EXPECT_EQ(HexEncode(*sealed).find(HexEncode(secret)), std::string::npos);
+  EXPECT_EQ(HexEncode(*sealed).find(HexEncode(auth)), std::string::npos);
+  auto unsealed = sealer.UnsealWithAuth(*sealed, auth);
+  ASSERT_TRUE(unsealed.ok()) << unsealed.error().ToString();
+  EXPECT_TRUE(*unsealed == secret);
+  EXPECT_EQ(token->Describe()["lockout_counter"], 0);
+  EXPECT_FALSE(sealer.SealWithAuth(secret, {}).ok());
+  EXPECT_FALSE(sealer.SealWithAuth(secret, Bytes(Tpm2Sealer::kMaxAuthSize + 1, 1)).ok());
+
+  // Every wrong value is refused by the TPM and raises its dictionary-attack counter, up to
+  // the lockout.
+  const int max_tries = token->Describe()["max_auth_fail"].get<int>();
+  ASSERT_GT(max_tries, 0);
+  ASSERT_LE(max_tries, 64) << "this TPM allows too many tries to reach its lockout in a test";
+  for (int i = 1; i <= max_tries; ++i) {
+    auto refused = sealer.UnsealWithAuth(*sealed, wrong);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().domain, domain::kCryptoTokenKit);
+    EXPECT_EQ(refused.error().code, tkerror::kAuthenticationFailed) << refused.error().ToString();
+    EXPECT_EQ(refused.error().effective_cause(), "tpm-auth-failed") << refused.error().ToString();
+    EXPECT_EQ(token->Describe()["lockout_counter"], i);
+  }
+
+  // Locked out: even the right value is refused, with the TPM's recovery interval.
+  const nlohmann::json d = token->Describe();
+  EXPECT_EQ(d["in_lockout"], true) << d.dump();
+  auto locked = sealer.UnsealWithAuth(*sealed, auth);
+  ASSERT_FALSE(locked.ok());
+  EXPECT_EQ(locked.error().effective_cause(), "tpm-lockout") << locked.error().ToString();
+  EXPECT_EQ(locked.error().permanence(), "transient");
+  EXPECT_EQ(locked.error().user_info["retry_after_seconds"], d["lockout_interval"])
+      << locked.error().ToString();
+
+  // The device secret is sealed without auth and exempt from the lockout.
+  auto still = sealer.Unseal(*device_secret);
+  EXPECT_TRUE(still.ok()) << still.error().ToString();
+}
+
 TEST_F(Tpm2TokenTest, RestartedTpmIsReconnectedTransparently) {
   auto token = Open();
   ASSERT_TRUE(token);
