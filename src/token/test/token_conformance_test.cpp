@@ -1,5 +1,5 @@
-// The behaviour every token backend must show, run against each backend under test: `soft`
-// always, `tpm2` when ENCLAVE_TEST_TPM2_TCTI names a TPM (for example a swtpm) to use.
+// The behaviour every token backend must show, run against each backend: `soft`, and `tpm2`
+// against a real swtpm started for each test (skipped with a message where swtpm is missing).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -8,6 +8,7 @@
 #include "crypto/algorithm.h"
 #include "crypto/ec.h"
 #include "token/token.h"
+#include "token/tpm2/test/swtpm_process.h"
 
 namespace enclave::token {
 namespace {
@@ -19,18 +20,19 @@ struct TokenUnderTest {
 
 void PrintTo(const TokenUnderTest& t, std::ostream* os) { *os << t.id; }
 
-std::vector<TokenUnderTest> TokensUnderTest() {
-  std::vector<TokenUnderTest> tokens = {{"soft", {}}};
-  if (const char* tcti = std::getenv("ENCLAVE_TEST_TPM2_TCTI"); tcti && *tcti) {
-    tokens.push_back({"tpm2", TokenConfig{tcti}});
-  }
-  return tokens;
-}
+std::vector<TokenUnderTest> TokensUnderTest() { return {{"soft", {}}, {"tpm2", {}}}; }
 
 class TokenConformance : public ::testing::TestWithParam<TokenUnderTest> {
  protected:
   void SetUp() override {
-    auto t = OpenToken(GetParam().id, GetParam().config);
+    TokenConfig config = GetParam().config;
+    if (GetParam().id == "tpm2") {
+      if (!enclave::testing::SwtpmProcess::FindBinary()) GTEST_SKIP() << "swtpm is not installed";
+      tpm_ = std::make_unique<enclave::testing::SwtpmProcess>();
+      ASSERT_TRUE(tpm_->Start()) << "swtpm did not start";
+      config.tpm2_tcti = tpm_->Tcti();
+    }
+    auto t = OpenToken(GetParam().id, config);
     ASSERT_TRUE(t.ok()) << t.error().ToString();
     token_ = std::move(t).value();
   }
@@ -42,6 +44,7 @@ class TokenConformance : public ::testing::TestWithParam<TokenUnderTest> {
     return std::move(k).value();
   }
 
+  std::unique_ptr<enclave::testing::SwtpmProcess> tpm_;  // outlives token_ (declared first)
   std::unique_ptr<Token> token_;
 };
 
