@@ -228,4 +228,28 @@ Status Tpm2Device::WithObjectAndAttestationKey(const ObjectBlob& blob, std::stri
   });
 }
 
+Result<ObjectBlob> Tpm2Device::CreateUnderStorageKey(std::string_view what, const TPM2B_SENSITIVE_CREATE& sensitive,
+                                                     const TPM2B_PUBLIC& in_public) {
+  const TPM2B_DATA outside_info{};
+  const TPML_PCR_SELECTION pcrs{};
+  EsysPtr<TPM2B_PRIVATE> out_private;
+  EsysPtr<TPM2B_PUBLIC> out_public;
+  RETURN_IF_ERROR(WithStorageKey(what, [&](ESYS_CONTEXT* esys, ESYS_TR srk) {
+    TPM2B_PRIVATE* priv = nullptr;
+    TPM2B_PUBLIC* pub = nullptr;
+    TPM2B_CREATION_DATA* creation_data = nullptr;
+    TPM2B_DIGEST* creation_hash = nullptr;
+    TPMT_TK_CREATION* ticket = nullptr;
+    const TSS2_RC rc = Esys_Create(esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &in_public,
+                                   &outside_info, &pcrs, &priv, &pub, &creation_data, &creation_hash, &ticket);
+    out_private.reset(priv);
+    out_public.reset(pub);
+    Esys_Free(creation_data);
+    Esys_Free(creation_hash);
+    Esys_Free(ticket);
+    return rc;
+  }));
+  return ObjectBlob{*out_public, *out_private};
+}
+
 }  // namespace enclave::token::tpm2

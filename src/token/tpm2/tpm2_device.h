@@ -87,6 +87,9 @@ class Tpm2Device {
   // `what` names the operation in errors. Ops must be repeatable: they may run twice.
   Status WithContext(std::string_view what, const ContextOp& op);
   Status WithStorageKey(std::string_view what, const ObjectOp& op);
+  // TPM2_Create under the SRK: the new object's public and private areas.
+  Result<ObjectBlob> CreateUnderStorageKey(std::string_view what, const TPM2B_SENSITIVE_CREATE& sensitive,
+                                           const TPM2B_PUBLIC& in_public);
   // Loads the object under the SRK (or takes it from the cache) and runs `op` on it. A load
   // the TPM rejects as not its own is CryptoTokenKit -3, cause tpm-cleared.
   Status WithObject(const ObjectBlob& blob, std::string_view what, const ObjectOp& op);

@@ -70,30 +70,10 @@ Result<Bytes> Tpm2Sealer::CreateSealedObject(ByteView secret, ByteView auth) {
   if (!auth.empty()) std::memcpy(sensitive.sensitive.userAuth.buffer, auth.data(), auth.size());
   TPM2B_PUBLIC in_public{};
   in_public.publicArea = auth.empty() ? NoAuthTemplate() : WithAuthTemplate();
-  TPM2B_DATA outside_info{};
-  TPML_PCR_SELECTION pcrs{};
-  EsysPtr<TPM2B_PRIVATE> out_private;
-  EsysPtr<TPM2B_PUBLIC> out_public;
-  const Status created =
-      device_->WithStorageKey("TPM2_Create of sealed data", [&](ESYS_CONTEXT* esys, ESYS_TR srk) {
-        TPM2B_PRIVATE* priv = nullptr;
-        TPM2B_PUBLIC* pub = nullptr;
-        TPM2B_CREATION_DATA* creation_data = nullptr;
-        TPM2B_DIGEST* creation_hash = nullptr;
-        TPMT_TK_CREATION* ticket = nullptr;
-        const TSS2_RC rc =
-            Esys_Create(esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &in_public,
-                        &outside_info, &pcrs, &priv, &pub, &creation_data, &creation_hash, &ticket);
-        out_private.reset(priv);
-        out_public.reset(pub);
-        Esys_Free(creation_data);
-        Esys_Free(creation_hash);
-        Esys_Free(ticket);
-        return rc;
-      });
+  auto created = device_->CreateUnderStorageKey("TPM2_Create of sealed data", sensitive, in_public);
   OPENSSL_cleanse(&sensitive, sizeof(sensitive));
-  RETURN_IF_ERROR(created);
-  return SerializeObjectBlob(ObjectBlob{*out_public, *out_private});
+  if (!created.ok()) return std::move(created).error();
+  return SerializeObjectBlob(*created);
 }
 
 Result<SecureBytes> Tpm2Sealer::UnsealObject(ByteView sealed, ByteView auth) {

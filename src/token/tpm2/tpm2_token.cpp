@@ -110,27 +110,7 @@ Result<GeneratedKey> Tpm2Token::GenerateKeySlowly() {
   TPM2B_SENSITIVE_CREATE sensitive{};
   TPM2B_PUBLIC in_public{};
   in_public.publicArea = KeyTemplate();
-  TPM2B_DATA outside_info{};
-  TPML_PCR_SELECTION pcrs{};
-  EsysPtr<TPM2B_PRIVATE> out_private;
-  EsysPtr<TPM2B_PUBLIC> out_public;
-  RETURN_IF_ERROR(device_->WithStorageKey("TPM2_Create of key", [&](ESYS_CONTEXT* esys, ESYS_TR srk) {
-    TPM2B_PRIVATE* priv = nullptr;
-    TPM2B_PUBLIC* pub = nullptr;
-    TPM2B_CREATION_DATA* creation_data = nullptr;
-    TPM2B_DIGEST* creation_hash = nullptr;
-    TPMT_TK_CREATION* ticket = nullptr;
-    const TSS2_RC rc =
-        Esys_Create(esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &in_public,
-                    &outside_info, &pcrs, &priv, &pub, &creation_data, &creation_hash, &ticket);
-    out_private.reset(priv);
-    out_public.reset(pub);
-    Esys_Free(creation_data);
-    Esys_Free(creation_hash);
-    Esys_Free(ticket);
-    return rc;
-  }));
-  ObjectBlob blob{*out_public, *out_private};
+  ASSIGN_OR_RETURN(ObjectBlob blob, device_->CreateUnderStorageKey("TPM2_Create of key", sensitive, in_public));
   GeneratedKey generated;
   generated.token_blob = SecureBytes(SerializeObjectBlob(blob));
   generated.key = std::make_unique<Tpm2Key>(device_, blob);
