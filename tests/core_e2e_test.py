@@ -98,6 +98,8 @@ class CoreFlow(HomeTest):
         d = self.fails("sign", "--application-label", "unique label", "--algorithm", "no-such-algorithm",
                        "--in", self.data, "--out", self.h.path("x"))
         self.assertEqual(err(d)["code"], -50)
+        d = self.fails("key", "export-private", "--application-label", "unique label")
+        self.assertEqual((err(d)["domain"], err(d)["code"]), ("OSStatus", -4))
         d = self.fails("key", "create", "--application-label", "p384", "--key-size", "384")
         self.assertEqual(err(d)["code"], -50)
         self.assertIn("P-256", err(d)["description"])

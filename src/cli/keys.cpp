@@ -1,4 +1,4 @@
-// `enclave key …`: create, list, show, export-public, update, delete, reenroll, attest.
+// `enclave key …`: create, list, show, export-public, export-private (refused), update, delete, reenroll, attest.
 #include <memory>
 #include <sstream>
 
@@ -106,6 +106,19 @@ int Show(Context& ctx, const Selector& sel) {
   auto key = FindOne(**api, sel);
   if (!key.ok()) return ctx.Fail(key.error());
   return ctx.Print(KeyInfoToJson(*key), KeyText(*key));
+}
+
+// Always refused (errSecUnimplemented, -4): a private key never leaves the enclave. The command
+// exists so that scripts asking for it get the platform's answer rather than a usage error.
+int ExportPrivate(Context& ctx, const Selector& sel) {
+  if (sel.empty()) return ctx.Fail(NeedsSelector("key export-private"));
+  auto q = sel.ToQuery(false);
+  if (!q.ok()) return ctx.Fail(q.error());
+  auto api = ctx.Connect();
+  if (!api.ok()) return ctx.Fail(api.error());
+  auto exported = (*api)->ExportPrivateKey(*q);
+  if (!exported.ok()) return ctx.Fail(exported.error());
+  return ctx.Fail(OSStatusError(errsec::kInternal, "the enclave returned private key material").WithCause("internal"));
 }
 
 struct ExportOptions {
@@ -324,6 +337,11 @@ void AddKeyCommands(CLI::App& app, Context& ctx) {
   u->add_option("--set-can-derive", upd->can_derive, "true | false")->check(boolean);
   u->add_option("--set-can-decrypt", upd->can_decrypt, "true | false")->check(boolean);
   u->callback([&ctx, upd] { ctx.status = Update(ctx, *upd); });
+
+  auto xp = std::make_shared<Selector>();
+  CLI::App* x = key->add_subcommand("export-private", "always refused: private keys never leave the enclave (-4)");
+  xp->AddTo(x);
+  x->callback([&ctx, xp] { ctx.status = ExportPrivate(ctx, *xp); });
 
   auto del = std::make_shared<Selector>();
   CLI::App* d = key->add_subcommand("delete", "delete every matching key");
