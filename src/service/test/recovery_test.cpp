@@ -98,6 +98,8 @@ TEST_P(RecoveryTest, BlobFaults) {
   auto d = Doctor();
   EXPECT_EQ(VerdictOf(d, flipped->kid)["cause"], "key-blob-corrupt");
   EXPECT_EQ(VerdictOf(d, missing->kid)["cause"], "key-blob-missing");
+  EXPECT_TRUE(EventNames("fault-injected", flipped->kid));
+  EXPECT_TRUE(EventNames("fault-injected", missing->kid));
   EXPECT_EQ(SignMessage("missing").error().code, -3);
 }
 
