@@ -207,7 +207,8 @@ TEST_F(PasscodeBindingTest, ForgetPasscodeActsAsRemovalButOnlyWhileUnlocked) {
   EXPECT_FALSE(kb->State().passcode_set);
   EXPECT_TRUE(Record()["passcode"].is_null());
   EXPECT_FALSE(Record()["class_keys"].contains("akpu"));
-  for (const auto& [code, k] : Record()["class_keys"].items()) EXPECT_EQ(k["wrapped_by"], "device") << code;
+  const auto record = Record();  // items() must not outlive the document it walks
+  for (const auto& [code, k] : record["class_keys"].items()) EXPECT_EQ(k["wrapped_by"], "device") << code;
 
   kb.reset();
   kb = OpenOrDie(Options());

@@ -83,12 +83,12 @@ class SwtpmProcess {
     if (pid_ < 0) return false;
     // Probe the control port: a probe on the server port would take swtpm's only client slot.
     for (int i = 0; i < 200; ++i) {
-      if (CanConnect(port_ + 1)) return true;
       int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {  // it died (e.g. a port was taken)
         pid_ = -1;
         return false;
       }
+      if (CanConnect(port_ + 1)) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
     return false;
@@ -125,11 +125,13 @@ class SwtpmProcess {
     return ok;
   }
 
-  // A port P with P and P+1 free on loopback (0 when none was found).
+  // An even port P with P and P+1 free on loopback (0 when none was found). Pairs start on even
+  // ports so that two tests running at once can never pick overlapping pairs (one's control
+  // port being the other's server port, where a probe would find the wrong swtpm).
   static int FreePortPair() {
-    for (int attempt = 0; attempt < 50; ++attempt) {
-      const int p = BindFree(0);
-      if (p > 0 && p < 65535 && BindFree(p + 1) == p + 1) return p;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      const int p = BindFree(0) & ~1;
+      if (p > 1024 && p < 65534 && BindFree(p) == p && BindFree(p + 1) == p + 1) return p;
     }
     return 0;
   }
