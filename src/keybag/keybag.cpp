@@ -211,16 +211,7 @@ class KeybagImpl final : public Keybag {
 
     const KeybagRecord before = record_;
     record_.passcode = std::move(stored);
-    record_.locked = false;
-    RewrapAll(keys, &new_key);
-    if (Status s = Persist(); !s.ok()) {
-      record_ = before;
-      return s;
-    }
-    class_keys_ = std::move(keys);
-    lost_ = std::move(lost);
-    first_unlock_done_ = true;
-    locked_ = false;
+    RETURN_IF_ERROR(CommitRewrapLocked(before, std::move(keys), std::move(lost), &new_key));
     if (stash_) stash_->Store(new_key);
     return Ok();
   }
@@ -276,8 +267,17 @@ class KeybagImpl final : public Keybag {
     const KeybagRecord before = record_;
     record_.class_keys.erase(PlatformCode(akpu));
     record_.passcode.reset();
+    RETURN_IF_ERROR(CommitRewrapLocked(before, std::move(keys), std::move(lost), nullptr));
+    if (stash_) stash_->Revoke();
+    return Ok();
+  }
+
+  // After a passcode change: re-wraps `keys` under `kek` (null: the device KEK), persists, and
+  // only then installs them, unlocked; on a failed write the record goes back to `before`.
+  Status CommitRewrapLocked(const KeybagRecord& before, ClassKeys keys, std::set<ProtectionClass> lost,
+                            const SecureBytes* kek) {
     record_.locked = false;
-    RewrapAll(keys, nullptr);
+    RewrapAll(keys, kek);
     if (Status s = Persist(); !s.ok()) {
       record_ = before;
       return s;
@@ -286,7 +286,6 @@ class KeybagImpl final : public Keybag {
     lost_ = std::move(lost);
     first_unlock_done_ = true;
     locked_ = false;
-    if (stash_) stash_->Revoke();
     return Ok();
   }
 
