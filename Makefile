@@ -4,7 +4,7 @@ ASAN_DIR ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all setup build test test-sanitize demo bench format tidy clean
+.PHONY: all setup build test test-sanitize demo bench bench-compare format tidy clean
 
 all: build
 
@@ -32,6 +32,11 @@ demo: build
 
 bench: build
 	@scripts/with-swtpm scripts/bench $(BUILD_DIR)
+
+# enclave next to raw OpenSSL, SoftHSM2, OpenSSH's ssh-agent and swtpm, in one run:
+# build/bench-compare/results.json, results.md and chart.png.
+bench-compare: build
+	@scripts/bench-compare $(BUILD_DIR)
 
 format:
 	@git ls-files '*.cpp' '*.h' | xargs clang-format -i

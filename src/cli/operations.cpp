@@ -3,6 +3,7 @@
 
 #include "cli/context.h"
 #include "crypto/ec.h"
+#include "crypto/message_digest.h"
 
 namespace enclave::cli {
 namespace {
@@ -39,7 +40,19 @@ int RunOperation(Context& ctx, const OperationOptions& o, Kind kind) {
             OSStatusError(errsec::kParam, "--shared-info-hex: not hex").WithCause("bad-parameter"));
       shared_info = std::move(*si);
     }
-  } else {
+  }
+  // A message algorithm hashes the file here, in chunks: the message is never held whole, and
+  // only its digest goes to the enclave (with the matching digest algorithm).
+  std::string algorithm = o.algorithm;
+  if (kind == Kind::kSign) {
+    auto prehashed = crypto::PrehashFileForSigning(o.algorithm, o.in);
+    if (!prehashed.ok()) return ctx.Fail(prehashed.error());
+    if (*prehashed) {
+      algorithm = (*prehashed)->algorithm;
+      input = std::move((*prehashed)->input);
+    }
+  }
+  if (kind != Kind::kKeyExchange && algorithm == o.algorithm) {
     auto data = ReadFileBytes(o.in);
     if (!data.ok()) return ctx.Fail(data.error());
     input = std::move(*data);
@@ -52,8 +65,11 @@ int RunOperation(Context& ctx, const OperationOptions& o, Kind kind) {
   if (o.size_opt != nullptr && o.size_opt->count() > 0) size = o.requested_size;
   auto r = WithPasscodeRetry<OperationResult>(ctx, auth, o.passcode_stdin, [&](const AuthOptions& a) {
     switch (kind) {
-      case Kind::kSign:
-        return (*api)->Sign(*q, o.algorithm, input, a);
+      case Kind::kSign: {
+        auto signed_input = (*api)->Sign(*q, algorithm, input, a);
+        if (signed_input.ok()) signed_input->algorithm = o.algorithm;
+        return signed_input;
+      }
       case Kind::kDecrypt:
         return (*api)->Decrypt(*q, o.algorithm, input, a);
       case Kind::kKeyExchange:

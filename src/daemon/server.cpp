@@ -20,6 +20,7 @@
 #include "daemon/codec.h"
 #include "daemon/dispatch.h"
 #include "daemon/frame.h"
+#include "daemon/frame_buffer.h"
 
 namespace enclave::daemon {
 namespace {
@@ -242,32 +243,47 @@ void Server::Serve(Connection* connection) {
     return;
   }
   std::unique_ptr<service::Session> session = enclave_->OpenSession(peer);
+  SocketFrameReader reader(fd, options_.frame_timeout);
+  // Replies wait here while more requests are already buffered, and go out in one send: a peer
+  // with many requests in flight gets them back in batches. Reused, like the messages below.
+  Bytes replies;
+  auto flush = [&]() -> Status {
+    const Status sent = WriteAll(fd, replies);
+    WipeBuffer(&replies);
+    replies.clear();
+    return sent;
+  };
+  auto reply_now = [&](const wire::Response& response) {
+    (void)AppendFrame(response, &replies);
+    (void)flush();
+  };
+  wire::Request request;
+  wire::Response response;
   while (!stopping_) {
-    FrameReadResult frame = ReadSocketFrame(fd, options_.frame_timeout);
+    SocketFrameReader::Frame frame = reader.Next();
     if (!frame.payload) {
       if (frame.error != FrameError::kClosed && frame.error != FrameError::kIo && !stopping_) {
         RequestLogEntry entry = base;
         entry.request = "frame";
         entry.error = ProtocolError(frame.detail);
-        (void)WriteMessage(fd, ErrorResponse(0, *entry.error));
+        reply_now(ErrorResponse(0, *entry.error));
         log_.Request(entry);
+      } else {
+        (void)flush();
       }
       break;
     }
     const auto start = std::chrono::steady_clock::now();
-    wire::Request request;
     RequestLogEntry entry = base;
-    const bool parsed = ParsePayload(*frame.payload, &request);
-    WipeBuffer(&*frame.payload);
-    if (!parsed) {
+    if (!ParsePayload(*frame.payload, &request)) {
       entry.request = "unparseable";
       entry.error = ProtocolError("the request is not a well-formed message");
-      (void)WriteMessage(fd, ErrorResponse(0, *entry.error));
+      reply_now(ErrorResponse(0, *entry.error));
       log_.Request(entry);
       break;
     }
     entry.request = RequestKind(request);
-    wire::Response response;
+    response.Clear();
     response.set_id(request.id());
     bool keep_open = true;
     switch (request.op_case()) {
@@ -281,6 +297,7 @@ void Server::Serve(Connection* connection) {
         keep_open = false;
         break;
       case wire::Request::kWatch:
+        if (!flush().ok()) return;
         entry.duration_ms = MillisecondsSince(start);
         log_.Request(entry);
         ServeWatch(fd, request.id());
@@ -290,12 +307,19 @@ void Server::Serve(Connection* connection) {
         break;
     }
     WipeSecrets(&request);
-    const Status sent = WriteMessage(fd, response);
+    Status sent = AppendFrame(response, &replies);
+    if (!sent.ok()) {
+      response.Clear();
+      response = ErrorResponse(request.id(), sent.error());
+      sent = AppendFrame(response, &replies);
+    }
+    if (sent.ok() && (!keep_open || !reader.HasWholeFrame())) sent = flush();
     entry.duration_ms = MillisecondsSince(start);
     log_.Request(entry);
     if (request.op_case() == wire::Request::kShutdown) Stop();
     if (!sent.ok() || !keep_open) break;
   }
+  (void)flush();  // replies to requests served before a stop
   // The session (and its non-permanent keys) ends with the connection.
 }
 

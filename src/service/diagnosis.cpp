@@ -21,6 +21,7 @@ Result<std::vector<keychain::KeyItem>> AllItems(keychain::Keychain& kc) {
 }  // namespace
 
 void EnclaveImpl::NoteBiometryChange() {
+  NewKeyGeneration();
   auto provider = biometry();
   if (!provider) return;
   auto state = provider->State();
@@ -53,6 +54,7 @@ void EnclaveImpl::NoteBiometryChange() {
 }
 
 void EnclaveImpl::DestroyPasscodeBoundKeys() {
+  NewKeyGeneration();
   keychain::ItemQuery q;
   q.accessible = keybag::PlatformCode(keybag::ProtectionClass::kWhenPasscodeSetThisDeviceOnly);
   q.match_all = true;

@@ -51,6 +51,7 @@ Status EnclaveImpl::Init() {
       } else if (!keybag_->State().passcode_set) {
         (void)keybag_->Unlock(SecureBytes());
       }
+      NewKeyGeneration();
     });
   }
   return Ok();
@@ -116,7 +117,13 @@ Config EnclaveImpl::config() {
   return config_;
 }
 
+void EnclaveImpl::NewKeyGeneration() {
+  key_generation_.fetch_add(1);
+  key_cache_.Clear();
+}
+
 Status EnclaveImpl::SetConfig(const std::string& key, const std::string& value) {
+  NewKeyGeneration();
   {
     std::lock_guard lock(mu_);
     RETURN_IF_ERROR(config_.Set(key, value));

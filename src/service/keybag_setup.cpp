@@ -55,6 +55,12 @@ Result<std::shared_ptr<keybag::DeviceSecretSealer>> EnclaveImpl::TpmSealer() {
 }
 
 Status EnclaveImpl::OpenKeybag() {
+  Status opened = OpenKeybagOnce();
+  NewKeyGeneration();  // a new (or re-created) keybag: nothing loaded under the old one is used
+  return opened;
+}
+
+Status EnclaveImpl::OpenKeybagOnce() {
   const fs::path dir = options_.home / "keybag";
   keybag::KeybagOptions opts = KeybagOptionsFromConfig();
   if (!config_.tpm2_tcti().empty()) {
@@ -111,6 +117,7 @@ void EnclaveImpl::LoadLostKeys() {
 }
 
 Status EnclaveImpl::SealKeybagWithTpmIfEmpty() {
+  NewKeyGeneration();
   auto count = keychain_->Count();
   const keybag::KeybagState st = keybag_->State();
   if (!count.ok() || *count > 0 || st.passcode_set || st.device_secret_protection != "file") return Ok();
@@ -119,6 +126,7 @@ Status EnclaveImpl::SealKeybagWithTpmIfEmpty() {
   opts.sealer = sealer;
   keybag_.reset();
   ASSIGN_OR_RETURN(keybag_, keybag::Keybag::Recreate(options_.home / "keybag", opts));
+  NewKeyGeneration();
   RecordEvent("keybag-sealed", "none", {}, {{"reason", "the device secret is now sealed by the TPM"}});
   return Ok();
 }

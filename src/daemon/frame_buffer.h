@@ -1,0 +1,48 @@
+// Frames from a connected socket through one reusable buffer. One recv takes whatever has
+// arrived, so a request usually costs one system call to read, and several pipelined requests
+// arrive with one. Frames are handed out as views into the buffer: nothing is allocated per
+// request. The limits are FrameReader's: the length is checked before anything is kept, an idle
+// peer may wait between frames for ever, a begun frame must be whole within the frame timeout.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "daemon/frame.h"
+
+namespace enclave::daemon {
+
+class SocketFrameReader {
+ public:
+  SocketFrameReader(int fd, std::chrono::milliseconds frame_timeout) : fd_(fd), timeout_(frame_timeout) {}
+  ~SocketFrameReader();
+  SocketFrameReader(const SocketFrameReader&) = delete;
+  SocketFrameReader& operator=(const SocketFrameReader&) = delete;
+
+  struct Frame {
+    std::optional<ByteView> payload;  // valid until the next call to Next(); set on success
+    FrameError error = FrameError::kIo;
+    std::string detail;
+  };
+  // The next frame. The previous frame's bytes are wiped first (requests carry secrets).
+  Frame Next();
+  // Whether a whole frame is already buffered: the caller may serve it before flushing replies.
+  bool HasWholeFrame() const;
+
+ private:
+  // Reads more bytes into the buffer; nullopt on success.
+  std::optional<FrameError> Fill(std::string* detail);
+  void WipeConsumed();
+
+  int fd_;
+  std::chrono::milliseconds timeout_;
+  Bytes buf_;
+  size_t begin_ = 0, end_ = 0;  // unread bytes are buf_[begin_, end_)
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
+};
+
+// Appends `message` as one frame to `out` (reused between calls); errSecParam when too large.
+Status AppendFrame(const google::protobuf::MessageLite& message, Bytes* out);
+
+}  // namespace enclave::daemon
