@@ -17,6 +17,7 @@
 #include <deque>
 #include <fstream>
 
+#include "common/home.h"
 #include "daemon/codec.h"
 #include "daemon/dispatch.h"
 #include "daemon/frame.h"
@@ -90,8 +91,8 @@ void HardenProcess() {
 
 Server::Server(const ServerOptions& options)
     : options_(options),
-      socket_path_(options.home / "enclaved.sock"),
-      pid_path_(options.home / "enclaved.pid"),
+      socket_path_(SocketPath(options.home)),
+      pid_path_(PidPath(options.home)),
       log_(options.home) {}
 
 Server::~Server() {
@@ -124,30 +125,41 @@ Result<std::unique_ptr<Server>> Server::Listen(const ServerOptions& options) {
         .WithInfo("pid", pid);
   }
 
-  ASSIGN_OR_RETURN(const sockaddr_un addr, SocketAddress(server->socket_path_));
-  if (std::filesystem::exists(server->socket_path_, ec) ||
-      std::filesystem::is_symlink(server->socket_path_, ec)) {
-    if (SomeoneListens(addr)) {
-      server->files_removed_ = true;
-      return Unavailable("something already listens on " + server->socket_path_.string())
-          .WithInfo("already_running", true);
-    }
-    std::filesystem::remove(server->socket_path_, ec);  // stale: its daemon died
+  if (options.listen_fd >= 0) {
+    server->listen_fd_.reset(options.listen_fd);
+    server->socket_inherited_ = true;
+    ::fcntl(options.listen_fd, F_SETFD, FD_CLOEXEC);
+  } else {
+    RETURN_IF_ERROR(server->Bind());
   }
-  server->listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!server->listen_fd_.valid()) return SystemError("cannot create a socket");
-  if (::bind(server->listen_fd_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    return SystemError("cannot bind " + server->socket_path_.string());
-  }
-  // Before listen() nobody can connect, so there is no window with looser permissions.
-  ::chmod(server->socket_path_.c_str(), 0600);
-  if (::listen(server->listen_fd_.get(), 64) != 0) return SystemError("cannot listen");
 
   int wake[2];
   if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) return SystemError("cannot create a pipe");
   server->wake_read_.reset(wake[0]);
   server->wake_write_.reset(wake[1]);
   return server;
+}
+
+Status Server::Bind() {
+  std::error_code ec;
+  ASSIGN_OR_RETURN(const sockaddr_un addr, SocketAddress(socket_path_));
+  if (std::filesystem::exists(socket_path_, ec) || std::filesystem::is_symlink(socket_path_, ec)) {
+    if (SomeoneListens(addr)) {
+      files_removed_ = true;
+      return Unavailable("something already listens on " + socket_path_.string())
+          .WithInfo("already_running", true);
+    }
+    std::filesystem::remove(socket_path_, ec);  // stale: its daemon died
+  }
+  listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!listen_fd_.valid()) return SystemError("cannot create a socket");
+  if (::bind(listen_fd_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    return SystemError("cannot bind " + socket_path_.string());
+  }
+  // Before listen() nobody can connect, so there is no window with looser permissions.
+  ::chmod(socket_path_.c_str(), 0600);
+  if (::listen(listen_fd_.get(), 64) != 0) return SystemError("cannot listen");
+  return Ok();
 }
 
 Status Server::Start() {
@@ -379,7 +391,7 @@ void Server::RemoveFiles() {
   files_removed_ = true;
   std::error_code ec;
   if (listen_fd_.valid()) listen_fd_.reset();
-  std::filesystem::remove(socket_path_, ec);
+  if (!socket_inherited_) std::filesystem::remove(socket_path_, ec);
   std::filesystem::remove(pid_path_, ec);
   if (enclave_) log_.Event("stop");
   enclave_.reset();

@@ -2,9 +2,9 @@
 // service::Session per connection, requests served one at a time per connection. Only the home's
 // owner (same uid, from SO_PEERCRED) is served.
 //
-// Lifecycle: Listen() takes the home (lock, socket) in the process that will daemonize; Start()
-// opens the enclave in the final process; Run() serves until Stop(), a signal on the signal fd or
-// a Shutdown request, then closes every connection and removes the socket and the pid file.
+// Lifecycle: Listen() takes the home (lock, socket or systemd's socket) in the process that will daemonize;
+// Start() opens the enclave in the final process; Run() serves until Stop(), a signal on the signal fd or a
+// Shutdown request, then closes every connection and removes the socket and the pid file.
 #pragma once
 
 #include <atomic>
@@ -29,6 +29,9 @@ struct ServerOptions {
   // How long a begun frame may take to arrive, and a reply to be taken by the peer.
   std::chrono::milliseconds frame_timeout{10000};
   std::chrono::milliseconds send_timeout{10000};
+  // A listening socket handed over by systemd (socket activation), or -1 to bind the home's
+  // socket. An inherited socket's file belongs to systemd: the daemon never removes it.
+  int listen_fd = -1;
 };
 
 class Server {
@@ -57,6 +60,8 @@ class Server {
   };
 
   explicit Server(const ServerOptions& options);
+  // Clears a stale socket file and binds and listens on the home's socket.
+  Status Bind();
   void Accept();
   void Serve(Connection* connection);
   // Streams events to a watching connection until it closes or the server stops.
@@ -74,6 +79,7 @@ class Server {
   std::mutex mu_;
   std::list<std::unique_ptr<Connection>> connections_;
   bool files_removed_ = false;
+  bool socket_inherited_ = false;
 };
 
 // Process hardening for a daemon that holds keys: no core dumps, no ptrace by same-uid
