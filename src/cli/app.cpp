@@ -19,6 +19,7 @@ int Run(const std::vector<std::string>& args, Environment& env) {
   AddOperationCommands(app, ctx);
   AddAdminCommands(app, ctx);
   AddLocalCommands(app, ctx);
+  AddSshAgentCommands(app, ctx);
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 parses a reversed vector
   try {
