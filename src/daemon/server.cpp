@@ -86,7 +86,7 @@ Result<UniqueFd> ListenOn(const std::filesystem::path& path, bool* someone_else)
   // Before listen() nobody can connect, so there is no window with looser permissions.
   ::chmod(path.c_str(), 0600);
   if (::listen(fd.get(), 64) != 0) return SystemError("cannot listen");
-  return fd;
+  return Result<UniqueFd>(std::move(fd));
 }
 
 double MillisecondsSince(std::chrono::steady_clock::time_point start) {
