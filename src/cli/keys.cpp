@@ -48,6 +48,7 @@ struct CreateOptions {
   CLI::Option *label_opt, *app_label_opt, *app_label_hex_opt, *app_tag_opt, *app_tag_hex_opt, *group_opt;
   bool non_permanent = false;
   bool application_password_stdin = false;
+  bool ssh = false;
 };
 
 int Create(Context& ctx, const CreateOptions& o) {
@@ -67,6 +68,7 @@ int Create(Context& ctx, const CreateOptions& o) {
   spec.accessible = o.accessible;
   spec.access_control = SplitCommas(o.access_control);
   spec.permanent = !o.non_permanent;
+  spec.ssh = o.ssh;
   if (o.application_password_stdin) {
     auto pw = ReadSecretLine(ctx.env, "application password");
     if (!pw.ok()) return ctx.Fail(pw.error());
@@ -173,7 +175,7 @@ struct UpdateOptions {
   Selector sel;
   std::string set_label, set_tag, set_tag_hex;
   CLI::Option *set_label_opt, *set_tag_opt, *set_tag_hex_opt;
-  std::string can_sign, can_derive, can_decrypt;
+  std::string can_sign, can_derive, can_decrypt, ssh;
 };
 
 std::optional<bool> TriState(const std::string& s) {
@@ -193,8 +195,9 @@ int Update(Context& ctx, const UpdateOptions& o) {
   changes.can_sign = TriState(o.can_sign);
   changes.can_derive = TriState(o.can_derive);
   changes.can_decrypt = TriState(o.can_decrypt);
+  if (!o.ssh.empty()) changes.ssh = o.ssh == "on";
   if (!changes.label && !changes.application_tag && !changes.can_sign && !changes.can_derive &&
-      !changes.can_decrypt) {
+      !changes.can_decrypt && !changes.ssh) {
     return ctx.Fail(OSStatusError(errsec::kParam, "key update: nothing to change (--set-label, --set-...)")
                         .WithCause("bad-parameter"));
   }
@@ -304,6 +307,7 @@ void AddKeyCommands(CLI::App& app, Context& ctx) {
   c->add_flag("--non-permanent", create->non_permanent, "the key lives only as long as this connection");
   c->add_flag("--application-password-stdin", create->application_password_stdin,
               "read the application password from standard input");
+  c->add_flag("--ssh", create->ssh, "offer the key through the ssh agent (enclave ssh-agent env)");
   c->callback([&ctx, create] { ctx.status = Create(ctx, *create); });
 
   auto list = std::make_shared<Selector>();
@@ -336,6 +340,8 @@ void AddKeyCommands(CLI::App& app, Context& ctx) {
   u->add_option("--set-can-sign", upd->can_sign, "true | false")->check(boolean);
   u->add_option("--set-can-derive", upd->can_derive, "true | false")->check(boolean);
   u->add_option("--set-can-decrypt", upd->can_decrypt, "true | false")->check(boolean);
+  u->add_option("--ssh", upd->ssh, "on | off: whether the ssh agent offers the key")
+      ->check(CLI::IsMember({"on", "off"}));
   u->callback([&ctx, upd] { ctx.status = Update(ctx, *upd); });
 
   auto xp = std::make_shared<Selector>();
