@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "client/connection.h"
-#include "client/home.h"
+#include "common/home.h"
 #include "crypto/message_digest.h"
 #include "daemon/codec.h"
 #include "daemon/frame.h"
