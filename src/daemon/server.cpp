@@ -365,6 +365,7 @@ void Server::ServeAgent(int fd, const service::Peer& peer, const RequestLogEntry
     entry.request = "ssh-agent " + outcome.request;
     entry.kids = outcome.kids;
     entry.error = outcome.error;
+    if (outcome.error) entry.reason = outcome.error->description;
     entry.duration_ms = MillisecondsSince(start);
     log_.Request(entry);
     if (!sent.ok()) break;
