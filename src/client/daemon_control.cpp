@@ -102,7 +102,12 @@ Result<std::pair<int, std::string>> RunAndWait(const std::vector<std::string>& a
 std::vector<std::filesystem::path> DaemonCandidates(const std::filesystem::path& explicit_path) {
   std::vector<std::filesystem::path> out;
   if (!explicit_path.empty()) out.push_back(explicit_path);
-  if (const char* env = std::getenv("ENCLAVED"); env && *env) out.emplace_back(env);
+  // $ENCLAVED is the whole answer when set: a user pointing at one daemon (or at nothing, to
+  // disable autostart) must not get another one found elsewhere.
+  if (const char* env = std::getenv("ENCLAVED"); env && *env) {
+    out.emplace_back(env);
+    return out;
+  }
   std::error_code ec;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) {
