@@ -8,7 +8,7 @@
 #include "auth/provider.h"
 #include "cli/cli.h"
 #include "client/client.h"
-#include "client/home.h"
+#include "common/home.h"
 
 namespace {
 
@@ -16,7 +16,7 @@ using enclave::Result;
 
 Result<nlohmann::json> ControlDaemon(const std::filesystem::path& home, std::string_view action, bool debug) {
   namespace client = enclave::client;
-  if (const auto system = client::SystemSocket()) {
+  if (const auto system = enclave::SystemSocket()) {
     if (action != "status") {
       return enclave::OSStatusError(enclave::errsec::kParam,
                                     "in system mode the daemon is the system service: use systemctl " +
@@ -54,7 +54,7 @@ Result<nlohmann::json> ControlDaemon(const std::filesystem::path& home, std::str
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::filesystem::path home = enclave::client::ResolveHome();
+  const std::filesystem::path home = enclave::ResolveHome();
   std::unique_ptr<enclave::client::Client> client;
 
   enclave::cli::Environment env;

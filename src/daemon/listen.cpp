@@ -111,18 +111,6 @@ Result<UniqueFd> BindSocket(const std::filesystem::path& path, mode_t mode) {
   return fd;
 }
 
-int ActivatedSocket() {
-  const char* pid = std::getenv("LISTEN_PID");
-  const char* fds = std::getenv("LISTEN_FDS");
-  if (pid == nullptr || fds == nullptr || std::atol(pid) != ::getpid() || std::atoi(fds) < 1) return -1;
-  ::unsetenv("LISTEN_PID");
-  ::unsetenv("LISTEN_FDS");
-  ::unsetenv("LISTEN_FDNAMES");
-  constexpr int kFirst = 3;  // SD_LISTEN_FDS_START
-  ::fcntl(kFirst, F_SETFD, FD_CLOEXEC);
-  return kFirst;
-}
-
 void CloseDescriptorsFrom(int first) { ::close_range(static_cast<unsigned>(first), ~0U, 0); }
 
 Status PrepareStateDirectory(const std::filesystem::path& state_dir, const std::string& user) {

@@ -28,9 +28,6 @@ Status EnsureDirectory(const std::filesystem::path& dir, mode_t mode);
 // user_info.already_running; a stale socket is removed first (or the error names it).
 Result<UniqueFd> BindSocket(const std::filesystem::path& path, mode_t mode);
 
-// The listening socket systemd passed (LISTEN_PID/LISTEN_FDS), or -1.
-int ActivatedSocket();
-
 // Closes every descriptor from `first` up: a daemon keeps none of its starter's.
 void CloseDescriptorsFrom(int first);
 

@@ -17,11 +17,14 @@
 #include <deque>
 #include <fstream>
 
+#include "common/home.h"
 #include "common/secure_memory.h"
 #include "daemon/codec.h"
 #include "daemon/dispatch.h"
 #include "daemon/frame.h"
 #include "daemon/listen.h"
+#include "sshagent/agent.h"
+#include "sshagent/caller.h"
 
 namespace enclave::daemon {
 namespace {
@@ -84,8 +87,9 @@ void HardenProcess() {
 
 Server::Server(const ServerOptions& options)
     : options_(options),
-      socket_path_(options.system ? options.socket : options.home / "enclaved.sock"),
-      pid_path_((options.system ? options.state_dir : options.home) / "enclaved.pid"),
+      socket_path_(options.system ? options.socket : SocketPath(options.home)),
+      agent_socket_path_(options.home / "ssh-agent.sock"),
+      pid_path_(options.system ? options.state_dir / "enclaved.pid" : PidPath(options.home)),
       log_(options.system ? options.state_dir : options.home) {}
 
 Server::~Server() {
@@ -101,8 +105,9 @@ Result<std::unique_ptr<Server>> Server::Listen(const ServerOptions& options) {
     // As root: the state folder for the daemon's user and the socket anyone may connect to
     // (who may do what is decided per request from SO_PEERCRED); then root is given up.
     RETURN_IF_ERROR(PrepareStateDirectory(options.state_dir, options.user));
-    if (options.activated_fd >= 0) {
-      server->listen_fd_.reset(options.activated_fd);
+    if (options.listen_fd >= 0) {
+      server->listen_fd_.reset(options.listen_fd);
+      server->socket_inherited_ = true;
     } else {
       RETURN_IF_ERROR(EnsureDirectory(server->socket_path_.parent_path(), 0755));
       ASSIGN_OR_RETURN(server->listen_fd_, BindSocket(server->socket_path_, 0666));
@@ -131,12 +136,19 @@ Result<std::unique_ptr<Server>> Server::Listen(const ServerOptions& options) {
         .WithInfo("already_running", true)
         .WithInfo("pid", pid);
   }
-  if (!options.system && options.activated_fd >= 0) {
-    server->listen_fd_.reset(options.activated_fd);
-  } else if (!options.system) {
-    auto bound = BindSocket(server->socket_path_, 0600);
-    if (!bound.ok()) return std::move(bound).error();
-    server->listen_fd_ = std::move(bound).value();
+  // Under socket activation systemd owns the main socket; the agent socket (per-user mode only)
+  // is always ours.
+  if (options.listen_fd >= 0 && !options.system) {
+    server->listen_fd_.reset(options.listen_fd);
+    server->socket_inherited_ = true;
+    ::fcntl(options.listen_fd, F_SETFD, FD_CLOEXEC);
+  }
+  if (!options.system) {
+    for (auto [path, fd] : {std::pair{&server->socket_path_, &server->listen_fd_},
+                            std::pair{&server->agent_socket_path_, &server->agent_listen_fd_}}) {
+      if (fd->valid()) continue;
+      ASSIGN_OR_RETURN(*fd, BindSocket(*path, 0600));
+    }
   }
   server->files_removed_ = false;
 
@@ -168,17 +180,22 @@ void Server::Stop() {
 
 void Server::Run(int signal_fd) {
   while (!stopping_) {
-    pollfd fds[3] = {{listen_fd_.get(), POLLIN, 0}, {wake_read_.get(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
-    const int n = ::poll(fds, signal_fd >= 0 ? 3 : 2, -1);
+    pollfd fds[4] = {{listen_fd_.get(), POLLIN, 0},
+                     {agent_listen_fd_.get(), POLLIN, 0},
+                     {wake_read_.get(), POLLIN, 0},
+                     {signal_fd, POLLIN, 0}};
+    const int n = ::poll(fds, signal_fd >= 0 ? 4 : 3, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       break;
     }
-    if (fds[1].revents || (signal_fd >= 0 && fds[2].revents)) break;
-    if (fds[0].revents & POLLIN) Accept();
+    if (fds[2].revents || (signal_fd >= 0 && fds[3].revents)) break;
+    if (fds[0].revents & POLLIN) Accept(listen_fd_.get(), false);
+    if (fds[1].revents & POLLIN) Accept(agent_listen_fd_.get(), true);
   }
   stopping_ = true;
   listen_fd_.reset();
+  agent_listen_fd_.reset();
   CloseAll();
   RemoveFiles();
 }
@@ -207,8 +224,8 @@ std::optional<std::string> Server::AdmitLocked(const service::Peer& peer) {
   return "enclaved serves " + std::to_string(options_.max_connections) + " connections already; try again";
 }
 
-void Server::Accept() {
-  UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+void Server::Accept(int listen_fd, bool agent) {
+  UniqueFd fd(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
   if (!fd.valid()) return;
   ReapFinished();
   const service::Peer peer = PeerOf(fd.get());
@@ -217,6 +234,10 @@ void Server::Accept() {
     // Politely: the client learns why, and that it may retry.
     timeval tv{1, 0};
     ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (agent) {
+      (void)sshagent::WriteMessage(fd.get(), Bytes{sshagent::kFailure});
+      return;
+    }
     (void)WriteMessage(fd.get(), ErrorResponse(0, Unavailable(*refused)));
     return;
   }
@@ -227,7 +248,9 @@ void Server::Accept() {
   auto connection = std::make_unique<Connection>();
   connection->fd = std::move(fd);
   connection->peer = peer;
-  connection->idle_since_ms = SteadyMs();
+  connection->agent = agent;
+  // An agent connection serves its own loop and is never taken for idle.
+  connection->idle_since_ms = agent ? 0 : SteadyMs();
   Connection* raw = connection.get();
   connections_.push_back(std::move(connection));
   try {
@@ -252,11 +275,19 @@ void Server::Serve(Connection* connection) {
   // The peer's uid picks its enclave (system mode) or is refused (another uid, per-user mode).
   auto enclave = enclaves_->For(peer.uid);
   if (!enclave.ok()) {
-    (void)WriteMessage(fd, ErrorResponse(0, enclave.error()));
+    if (connection->agent) {
+      (void)sshagent::WriteMessage(fd, Bytes{sshagent::kFailure});
+    } else {
+      (void)WriteMessage(fd, ErrorResponse(0, enclave.error()));
+    }
     RequestLogEntry entry = base;
     entry.request = "connect";
     entry.error = enclave.error();
     log_.Request(entry);
+    return;
+  }
+  if (connection->agent) {
+    ServeAgent(**enclave, fd, peer, base);
     return;
   }
   std::unique_ptr<service::Session> session = (*enclave)->OpenSession(peer);
@@ -318,6 +349,43 @@ void Server::Serve(Connection* connection) {
     if (!sent.ok() || !keep_open) break;
   }
   // The session (and its non-permanent keys) ends with the connection.
+}
+
+void Server::ServeAgent(service::Enclave& enclave, int fd, const service::Peer& peer,
+                        const RequestLogEntry& base) {
+  std::unique_ptr<service::Session> session = enclave.OpenSession(peer);
+  if (!session) return;
+  sshagent::AgentOptions agent_options;
+  agent_options.own_socket = agent_socket_path_;
+  sshagent::Agent agent(*session, {peer.pid, sshagent::ProcessChain(peer.pid)}, agent_options);
+  while (!stopping_) {
+    sshagent::ReadResult read =
+        sshagent::ReadMessage(fd, std::chrono::milliseconds(-1), options_.frame_timeout);
+    if (read.status != sshagent::ReadResult::Status::kOk) {
+      if (read.status != sshagent::ReadResult::Status::kClosed &&
+          read.status != sshagent::ReadResult::Status::kIo && !stopping_) {
+        // The stream cannot be resynchronised after a bad frame: say so in the log and close.
+        RequestLogEntry entry = base;
+        entry.request = "ssh-agent frame";
+        entry.error = ProtocolError(sshagent::ReadStatusName(read.status));
+        (void)sshagent::WriteMessage(fd, Bytes{sshagent::kFailure});
+        log_.Request(entry);
+      }
+      break;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    sshagent::Outcome outcome;
+    const Bytes reply = agent.Handle(read.message, &outcome);
+    WipeBuffer(&read.message);
+    const Status sent = sshagent::WriteMessage(fd, reply);
+    RequestLogEntry entry = base;
+    entry.request = "ssh-agent " + outcome.request;
+    entry.kids = outcome.kids;
+    entry.error = outcome.error;
+    entry.duration_ms = MillisecondsSince(start);
+    log_.Request(entry);
+    if (!sent.ok()) break;
+  }
 }
 
 void Server::ServeWatch(service::Enclave& enclave, int fd, uint64_t id) {
@@ -400,8 +468,9 @@ void Server::RemoveFiles() {
   files_removed_ = true;
   std::error_code ec;
   if (listen_fd_.valid()) listen_fd_.reset();
-  // A socket systemd passed stays systemd's.
-  if (options_.activated_fd < 0) std::filesystem::remove(socket_path_, ec);
+  if (agent_listen_fd_.valid()) agent_listen_fd_.reset();
+  if (!socket_inherited_) std::filesystem::remove(socket_path_, ec);
+  if (!options_.system) std::filesystem::remove(agent_socket_path_, ec);
   std::filesystem::remove(pid_path_, ec);
   if (enclaves_) log_.Event("stop");
   enclaves_.reset();

@@ -1,5 +1,5 @@
-// Where an enclave lives: the home directory and the daemon's files in it. One rule for enclaved,
-// the client library and the CLI: $ENCLAVE_HOME, else $XDG_DATA_HOME/enclave, else
+// Where an enclave lives: the home directory and the daemon's files in it. One rule, below both
+// enclaved and the client library (and so the CLI): $ENCLAVE_HOME, else $XDG_DATA_HOME/enclave, else
 // ~/.local/share/enclave.
 #pragma once
 
@@ -12,7 +12,7 @@
 #include <optional>
 #include <string>
 
-namespace enclave::client {
+namespace enclave {
 
 inline std::filesystem::path ResolveHome() {
   if (const char* e = std::getenv("ENCLAVE_HOME"); e && *e) return e;
@@ -64,4 +64,4 @@ inline std::optional<std::filesystem::path> SystemSocket() {
 }
 inline std::filesystem::path PidPath(const std::filesystem::path& home) { return home / "enclaved.pid"; }
 
-}  // namespace enclave::client
+}  // namespace enclave
