@@ -1,4 +1,6 @@
-// `enclave key …`: create, list, show, export-public, export-private (refused), update, delete, reenroll, attest.
+// `enclave key …`: create, list, show, export-public, export-private (refused), update, delete, reenroll,
+// attest.
+#include <cctype>
 #include <memory>
 #include <sstream>
 
@@ -26,6 +28,26 @@ std::string KeyLine(const KeyInfo& k) {
 }
 
 std::string KeyText(const KeyInfo& k) { return HumanJson(KeyInfoToJson(k)); }
+
+// RFC 7512 URI of the key's private object in the PKCS#11 module (docs/pkcs11.md).
+std::string Pkcs11Uri(const KeyInfo& k) {
+  auto encode = [](ByteView b, bool all) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (uint8_t c : b) {
+      if (!all && (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')) {
+        out += static_cast<char>(c);
+      } else {
+        out += {'%', hex[c >> 4], hex[c & 15]};
+      }
+    }
+    return out;
+  };
+  std::string uri = std::string("pkcs11:token=") + (k.token == "tpm2" ? "enclave-tpm2" : "enclave");
+  uri += ";id=" + encode(k.application_label, true);
+  if (!k.label.empty()) uri += ";object=" + encode(AsBytes(k.label), false);
+  return uri + ";type=private";
+}
 
 Result<KeyInfo> FindOne(Api& api, const Selector& sel) {
   ASSIGN_OR_RETURN(KeyQuery q, sel.ToQuery(false));
@@ -107,7 +129,9 @@ int Show(Context& ctx, const Selector& sel) {
   if (!api.ok()) return ctx.Fail(api.error());
   auto key = FindOne(**api, sel);
   if (!key.ok()) return ctx.Fail(key.error());
-  return ctx.Print(KeyInfoToJson(*key), KeyText(*key));
+  nlohmann::json doc = KeyInfoToJson(*key);
+  doc["pkcs11_uri"] = Pkcs11Uri(*key);
+  return ctx.Print(doc, HumanJson(doc));
 }
 
 // Always refused (errSecUnimplemented, -4): a private key never leaves the enclave. The command
@@ -120,7 +144,8 @@ int ExportPrivate(Context& ctx, const Selector& sel) {
   if (!api.ok()) return ctx.Fail(api.error());
   auto exported = (*api)->ExportPrivateKey(*q);
   if (!exported.ok()) return ctx.Fail(exported.error());
-  return ctx.Fail(OSStatusError(errsec::kInternal, "the enclave returned private key material").WithCause("internal"));
+  return ctx.Fail(
+      OSStatusError(errsec::kInternal, "the enclave returned private key material").WithCause("internal"));
 }
 
 struct ExportOptions {
@@ -345,7 +370,8 @@ void AddKeyCommands(CLI::App& app, Context& ctx) {
   u->callback([&ctx, upd] { ctx.status = Update(ctx, *upd); });
 
   auto xp = std::make_shared<Selector>();
-  CLI::App* x = key->add_subcommand("export-private", "always refused: private keys never leave the enclave (-4)");
+  CLI::App* x =
+      key->add_subcommand("export-private", "always refused: private keys never leave the enclave (-4)");
   xp->AddTo(x);
   x->callback([&ctx, xp] { ctx.status = ExportPrivate(ctx, *xp); });
 
