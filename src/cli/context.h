@@ -78,6 +78,7 @@ void AddAdminCommands(CLI::App& app, Context& ctx);
 void AddLocalCommands(CLI::App& app, Context& ctx);
 // The hidden `__generate man|bash-completion`, which renders `app`'s own tree (docgen.cpp).
 void AddGenerateCommand(CLI::App& app, Context& ctx);
+void AddSshAgentCommands(CLI::App& app, Context& ctx);
 
 // Writes Admin("sysdiagnose")'s files plus the CLI's own version file into a .tar.gz.
 Status WriteDiagnosticsBundle(const nlohmann::json& report, const std::string& out_path);
