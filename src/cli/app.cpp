@@ -23,6 +23,7 @@ int Run(const std::vector<std::string>& args, Environment& env) {
   AddGenerateCommand(app, ctx);
   app.set_version_flag("--version", VersionLine("enclave"),
                        "print the version and the git revision, then exit");
+  AddSshAgentCommands(app, ctx);
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 parses a reversed vector
   try {

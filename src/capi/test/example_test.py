@@ -59,7 +59,7 @@ def main():
                "not found: domain=OSStatus code=-25300 cause=item-not-found permanence=none remedy=none" in first.stdout)
         expect("first run: creates, finds, signs and verifies",
                first.returncode == 0 and "created " in first.stdout and "verified=1" in first.stdout)
-        kid = re.search(r"found (\S+)", first.stdout)
+        kid = re.search(r"^found (\S+)", first.stdout, re.M)
         second = run([exe])
         expect("second run: finds the same key and signs", second.returncode == 0 and "not found" not in second.stdout
                and kid is not None and f"found {kid.group(1)}" in second.stdout and "verified=1" in second.stdout)
