@@ -33,7 +33,7 @@ struct ConnectOptions {
   bool debug = false;  // start the daemon with --debug
   // A daemon socket to use instead of the home's (the system daemon's); never autostarted.
   std::filesystem::path socket;
-  // Whether $ENCLAVE_MODE / the mode file may select the system daemon (client/home.h
+  // Whether $ENCLAVE_MODE / the mode file may select the system daemon (common/home.h
   // SystemSocket) when `socket` is empty.
   bool allow_system_mode = true;
 };
