@@ -8,8 +8,13 @@ FUZZ_SECONDS ?= 300
 SOAK_ITERATIONS ?= 1000
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# `make install PREFIX=/usr DESTDIR=/tmp/root` installs under /tmp/root/usr.
+PREFIX ?= /usr/local
+DESTDIR ?=
+# Progress, warnings and errors only: no "Entering directory" lines from the generated makefiles.
+MAKEFLAGS += --no-print-directory
 
-.PHONY: all setup build test test-sanitize test-tsan fuzz soak demo bench format tidy clean
+.PHONY: all setup build test test-sanitize test-tsan fuzz soak demo bench format tidy clean install deb
 
 all: build
 
@@ -19,6 +24,20 @@ setup:
 build: setup
 	@cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD_DIR) -j$(JOBS)
+
+# The prefix is configured (not only given to --install) because the installed client and the
+# systemd unit name the installed daemon, and GNUInstallDirs picks the library dir from it.
+install: setup
+	@cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD_DIR) -j$(JOBS)
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR)
+
+# A Debian package of the same files under /usr, in $(BUILD_DIR)/package; Depends come from
+# dpkg-shlibdeps.
+deb: setup
+	@cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
+	@cmake --build $(BUILD_DIR) -j$(JOBS)
+	@cd $(BUILD_DIR) && cpack -G DEB --config CPackConfig.cmake
 
 # The whole ctest suite, with a fresh swtpm on loopback for the tpm2 token's tests.
 test: build

@@ -1,18 +1,61 @@
 // Device administration and diagnosis through Api::Admin, and daemon control.
+#include <functional>
+#include <iomanip>
 #include <memory>
+#include <sstream>
 
 #include "cli/context.h"
 
 namespace enclave::cli {
 namespace {
 
+// Renders a successful admin result for people (the whole document goes to --json only).
+using Human = std::function<std::string(const nlohmann::json&)>;
+
 int Admin(Context& ctx, const std::string& command, const nlohmann::json& args,
-          const std::vector<SecureBytes>& secrets = {}, const std::string& done = "") {
+          const std::vector<SecureBytes>& secrets = {}, const Human& human = {}) {
   auto api = ctx.Connect();
   if (!api.ok()) return ctx.Fail(api.error());
   auto r = (*api)->Admin(command, args, secrets);
   if (!r.ok()) return ctx.Fail(r.error());
-  return ctx.Print(*r, done.empty() ? "" : done + "\n");
+  return ctx.Print(*r, human ? human(*r) : "");
+}
+
+Human Sentence(const std::string& text) {
+  return [text](const nlohmann::json&) { return text + "\n"; };
+}
+
+std::string Join(const nlohmann::json& list) {
+  std::string out;
+  for (const auto& item : list) {
+    if (item.is_string()) out += (out.empty() ? "" : ", ") + item.get<std::string>();
+  }
+  return out.empty() ? "none" : out;
+}
+
+// What a biometry command did, in a sentence: the simulator's state is in --json.
+std::string BiometryText(const std::string& action, const std::string& finger, const nlohmann::json& r) {
+  const std::string enrolled =
+      "Enrolled fingers: " + Join(r.value("enrolled", nlohmann::json::array())) + ".\n";
+  if (action == "enroll") return "Enrolled " + finger + ". " + enrolled;
+  if (action == "unenroll") return "Removed " + finger + ". " + enrolled;
+  if (action == "reset") {
+    return "The biometric database was reset; keys bound to the old enrollment are no longer usable. " +
+           enrolled;
+  }
+  if (action == "match") return "The next biometric prompt will match.\n";
+  if (action == "no-match") return "The next biometric prompt will not match.\n";
+  if (action == "cancel") return "The next biometric prompt will be cancelled.\n";
+  if (action == "lockout") return "Biometry is locked out until the next enrollment change or reset.\n";
+  std::string text = "provider  " + r.value("provider", std::string("?")) + "\n";
+  if (r.contains("simulator")) {
+    const auto& sim = r["simulator"];
+    text += "enrolled  " + Join(sim.value("enrolled", nlohmann::json::array())) + "\n" + "next      " +
+            sim.value("next", std::string("?")) + "\n";
+  } else if (r.contains("enrolled")) {
+    text += "enrolled  " + Join(r["enrolled"]) + "\n";
+  }
+  return text;
 }
 
 // True when some object in the report says a passcode is set ("passcode_set": true).
@@ -83,8 +126,10 @@ int PasscodeCommand(Context& ctx, const std::string& action, bool from_stdin) {
   if (!secrets.ok()) return ctx.Fail(secrets.error());
   const std::string command = action == "unlock" ? "unlock" : "passcode." + action;
   const std::string done =
-      action == "unlock" ? "unlocked" : "passcode " + action + (action == "set" ? "" : "d");
-  return Admin(ctx, command, nlohmann::json::object(), *secrets, done);
+      action == "unlock"   ? "The enclave is unlocked."
+      : action == "remove" ? "The device passcode is removed; keys that required it are destroyed."
+                           : "The device passcode is " + std::string(action == "set" ? "set." : "changed.");
+  return Admin(ctx, command, nlohmann::json::object(), *secrets, Sentence(done));
 }
 
 int Doctor(Context& ctx) {
@@ -93,20 +138,27 @@ int Doctor(Context& ctx) {
   auto r = (*api)->Admin("doctor", nlohmann::json::object(), {});
   if (!r.ok()) return ctx.Fail(r.error());
   bool any_dead = false;
-  std::string text;
-  for (const auto& k : r->value("keys", nlohmann::json::array())) {
+  std::ostringstream table;
+  const auto keys = r->value("keys", nlohmann::json::array());
+  if (!keys.empty())
+    table << std::left << std::setw(34) << "KID" << std::setw(21) << "VERDICT"
+          << "CAUSE / REMEDY\n";
+  for (const auto& k : keys) {
     const std::string verdict = k.value("verdict", "");
     any_dead = any_dead || verdict == "permanently-invalid";
-    text += k.value("kid", "?") + "  " + verdict;
+    table << std::setw(34) << k.value("kid", "?") << std::setw(21) << verdict;
     if (k.contains("cause") && k["cause"].is_string() && !k["cause"].get<std::string>().empty()) {
-      text += "  cause=" + k["cause"].get<std::string>() + "  remedy=" + k.value("remedy", "");
+      table << k["cause"].get<std::string>() << " / " << k.value("remedy", "");
     }
-    text += "\n";
+    table << "\n";
   }
-  nlohmann::json rest = *r;
-  rest.erase("keys");
-  text = (text.empty() ? "no keys\n" : text) + HumanJson(rest);
-  ctx.Print(*r, text);
+  const auto summary = r->value("summary", nlohmann::json::object());
+  const bool db_ok = r->value("database", nlohmann::json::object()).value("ok", false);
+  table << keys.size() << (keys.size() == 1 ? " key: " : " keys: ") << summary.value("healthy", 0)
+        << " healthy, " << summary.value("unavailable_now", 0) << " unavailable now, "
+        << summary.value("permanently_invalid", 0) << " permanently invalid; the database is "
+        << (db_ok ? "intact" : "damaged (see --json)") << ".\n";
+  ctx.Print(*r, table.str());
   return any_dead ? 1 : 0;
 }
 
@@ -180,12 +232,15 @@ void AddAdminCommands(CLI::App& app, Context& ctx) {
     CLI::App* cmd = bio->add_subcommand(action, std::string(action) + " a finger");
     cmd->add_option("--finger", *finger, "finger name, e.g. right-thumb")->required();
     cmd->callback([&ctx, finger, action] {
-      ctx.status = Admin(ctx, "biometry", {{"action", action}, {"finger", *finger}});
+      ctx.status =
+          Admin(ctx, "biometry", {{"action", action}, {"finger", *finger}}, {},
+                [action, finger](const nlohmann::json& r) { return BiometryText(action, *finger, r); });
     });
   }
   for (const char* action : {"match", "no-match", "cancel", "lockout", "reset", "status"}) {
     bio->add_subcommand(action, std::string("simulator: ") + action)->callback([&ctx, action] {
-      ctx.status = Admin(ctx, "biometry", {{"action", action}});
+      ctx.status = Admin(ctx, "biometry", {{"action", action}}, {},
+                         [action](const nlohmann::json& r) { return BiometryText(action, "", r); });
     });
   }
 
@@ -202,7 +257,7 @@ void AddAdminCommands(CLI::App& app, Context& ctx) {
   unlock->add_flag("--passcode-stdin", *from_stdin, "read the passcode from standard input");
   unlock->callback([&ctx, from_stdin] { ctx.status = PasscodeCommand(ctx, "unlock", *from_stdin); });
   app.add_subcommand("lock", "lock the enclave (when-unlocked keys become unavailable)")->callback([&ctx] {
-    ctx.status = Admin(ctx, "lock", nlohmann::json::object(), {}, "locked");
+    ctx.status = Admin(ctx, "lock", nlohmann::json::object(), {}, Sentence("The enclave is locked."));
   });
 
   app.add_subcommand("doctor", "check every key without prompting; exit 1 if any is permanently invalid")

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/context.h"
+#include "common/version.h"
 
 namespace enclave::cli {
 
@@ -19,6 +20,10 @@ int Run(const std::vector<std::string>& args, Environment& env) {
   AddOperationCommands(app, ctx);
   AddAdminCommands(app, ctx);
   AddLocalCommands(app, ctx);
+  AddGenerateCommand(app, ctx);
+  app.set_version_flag("--version", VersionLine("enclave"),
+                       "print the version and the git revision, then exit");
+  AddSshAgentCommands(app, ctx);
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 parses a reversed vector
   try {

@@ -76,6 +76,9 @@ void AddKeyCommands(CLI::App& app, Context& ctx);
 void AddOperationCommands(CLI::App& app, Context& ctx);
 void AddAdminCommands(CLI::App& app, Context& ctx);
 void AddLocalCommands(CLI::App& app, Context& ctx);
+// The hidden `__generate man|bash-completion`, which renders `app`'s own tree (docgen.cpp).
+void AddGenerateCommand(CLI::App& app, Context& ctx);
+void AddSshAgentCommands(CLI::App& app, Context& ctx);
 
 // Writes Admin("sysdiagnose")'s files plus the CLI's own version file into a .tar.gz.
 Status WriteDiagnosticsBundle(const nlohmann::json& report, const std::string& out_path);

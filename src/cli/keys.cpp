@@ -1,4 +1,6 @@
-// `enclave key …`: create, list, show, export-public, export-private (refused), update, delete, reenroll, attest.
+// `enclave key …`: create, list, show, export-public, export-private (refused), update, delete, reenroll,
+// attest.
+#include <cctype>
 #include <memory>
 #include <sstream>
 
@@ -27,6 +29,26 @@ std::string KeyLine(const KeyInfo& k) {
 
 std::string KeyText(const KeyInfo& k) { return HumanJson(KeyInfoToJson(k)); }
 
+// RFC 7512 URI of the key's private object in the PKCS#11 module (docs/pkcs11.md).
+std::string Pkcs11Uri(const KeyInfo& k) {
+  auto encode = [](ByteView b, bool all) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (uint8_t c : b) {
+      if (!all && (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')) {
+        out += static_cast<char>(c);
+      } else {
+        out += {'%', hex[c >> 4], hex[c & 15]};
+      }
+    }
+    return out;
+  };
+  std::string uri = std::string("pkcs11:token=") + (k.token == "tpm2" ? "enclave-tpm2" : "enclave");
+  uri += ";id=" + encode(k.application_label, true);
+  if (!k.label.empty()) uri += ";object=" + encode(AsBytes(k.label), false);
+  return uri + ";type=private";
+}
+
 Result<KeyInfo> FindOne(Api& api, const Selector& sel) {
   ASSIGN_OR_RETURN(KeyQuery q, sel.ToQuery(false));
   ASSIGN_OR_RETURN(std::vector<KeyInfo> keys, api.FindKeys(q));
@@ -48,6 +70,7 @@ struct CreateOptions {
   CLI::Option *label_opt, *app_label_opt, *app_label_hex_opt, *app_tag_opt, *app_tag_hex_opt, *group_opt;
   bool non_permanent = false;
   bool application_password_stdin = false;
+  bool ssh = false;
 };
 
 int Create(Context& ctx, const CreateOptions& o) {
@@ -67,6 +90,7 @@ int Create(Context& ctx, const CreateOptions& o) {
   spec.accessible = o.accessible;
   spec.access_control = SplitCommas(o.access_control);
   spec.permanent = !o.non_permanent;
+  spec.ssh = o.ssh;
   if (o.application_password_stdin) {
     auto pw = ReadSecretLine(ctx.env, "application password");
     if (!pw.ok()) return ctx.Fail(pw.error());
@@ -105,7 +129,9 @@ int Show(Context& ctx, const Selector& sel) {
   if (!api.ok()) return ctx.Fail(api.error());
   auto key = FindOne(**api, sel);
   if (!key.ok()) return ctx.Fail(key.error());
-  return ctx.Print(KeyInfoToJson(*key), KeyText(*key));
+  nlohmann::json doc = KeyInfoToJson(*key);
+  doc["pkcs11_uri"] = Pkcs11Uri(*key);
+  return ctx.Print(doc, HumanJson(doc));
 }
 
 // Always refused (errSecUnimplemented, -4): a private key never leaves the enclave. The command
@@ -118,7 +144,8 @@ int ExportPrivate(Context& ctx, const Selector& sel) {
   if (!api.ok()) return ctx.Fail(api.error());
   auto exported = (*api)->ExportPrivateKey(*q);
   if (!exported.ok()) return ctx.Fail(exported.error());
-  return ctx.Fail(OSStatusError(errsec::kInternal, "the enclave returned private key material").WithCause("internal"));
+  return ctx.Fail(
+      OSStatusError(errsec::kInternal, "the enclave returned private key material").WithCause("internal"));
 }
 
 struct ExportOptions {
@@ -173,7 +200,7 @@ struct UpdateOptions {
   Selector sel;
   std::string set_label, set_tag, set_tag_hex;
   CLI::Option *set_label_opt, *set_tag_opt, *set_tag_hex_opt;
-  std::string can_sign, can_derive, can_decrypt;
+  std::string can_sign, can_derive, can_decrypt, ssh;
 };
 
 std::optional<bool> TriState(const std::string& s) {
@@ -193,8 +220,9 @@ int Update(Context& ctx, const UpdateOptions& o) {
   changes.can_sign = TriState(o.can_sign);
   changes.can_derive = TriState(o.can_derive);
   changes.can_decrypt = TriState(o.can_decrypt);
+  if (!o.ssh.empty()) changes.ssh = o.ssh == "on";
   if (!changes.label && !changes.application_tag && !changes.can_sign && !changes.can_derive &&
-      !changes.can_decrypt) {
+      !changes.can_decrypt && !changes.ssh) {
     return ctx.Fail(OSStatusError(errsec::kParam, "key update: nothing to change (--set-label, --set-...)")
                         .WithCause("bad-parameter"));
   }
@@ -304,6 +332,7 @@ void AddKeyCommands(CLI::App& app, Context& ctx) {
   c->add_flag("--non-permanent", create->non_permanent, "the key lives only as long as this connection");
   c->add_flag("--application-password-stdin", create->application_password_stdin,
               "read the application password from standard input");
+  c->add_flag("--ssh", create->ssh, "offer the key through the ssh agent (enclave ssh-agent env)");
   c->callback([&ctx, create] { ctx.status = Create(ctx, *create); });
 
   auto list = std::make_shared<Selector>();
@@ -336,10 +365,13 @@ void AddKeyCommands(CLI::App& app, Context& ctx) {
   u->add_option("--set-can-sign", upd->can_sign, "true | false")->check(boolean);
   u->add_option("--set-can-derive", upd->can_derive, "true | false")->check(boolean);
   u->add_option("--set-can-decrypt", upd->can_decrypt, "true | false")->check(boolean);
+  u->add_option("--ssh", upd->ssh, "on | off: whether the ssh agent offers the key")
+      ->check(CLI::IsMember({"on", "off"}));
   u->callback([&ctx, upd] { ctx.status = Update(ctx, *upd); });
 
   auto xp = std::make_shared<Selector>();
-  CLI::App* x = key->add_subcommand("export-private", "always refused: private keys never leave the enclave (-4)");
+  CLI::App* x =
+      key->add_subcommand("export-private", "always refused: private keys never leave the enclave (-4)");
   xp->AddTo(x);
   x->callback([&ctx, xp] { ctx.status = ExportPrivate(ctx, *xp); });
 

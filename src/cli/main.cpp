@@ -8,7 +8,7 @@
 #include "auth/provider.h"
 #include "cli/cli.h"
 #include "client/client.h"
-#include "client/home.h"
+#include "common/home.h"
 
 namespace {
 
@@ -33,7 +33,7 @@ Result<nlohmann::json> ControlDaemon(const std::filesystem::path& home, std::str
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::filesystem::path home = enclave::client::ResolveHome();
+  const std::filesystem::path home = enclave::ResolveHome();
   std::unique_ptr<enclave::client::Client> client;
 
   enclave::cli::Environment env;

@@ -12,6 +12,7 @@
 
 #include "cli/context.h"
 #include "common/error_catalog.h"
+#include "common/version.h"
 
 extern char** environ;
 
@@ -81,6 +82,7 @@ Status RunTar(const fs::path& dir, const std::string& out) {
 nlohmann::json CliVersionInfo() {
   return {{"program", "enclave"},
           {"version", ENCLAVE_VERSION},
+          {"git_revision", GitRevision()},
           {"error_catalog_version", catalog::Version()},
           {"error_catalog_codes", catalog::AllCodes().size()},
           {"openssl_build", OPENSSL_VERSION_TEXT},

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "client/connection.h"
-#include "client/home.h"
+#include "common/home.h"
 #include "daemon/codec.h"
 #include "daemon/frame.h"
 

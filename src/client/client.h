@@ -24,7 +24,7 @@ class Response;
 namespace enclave::client {
 
 struct ConnectOptions {
-  std::filesystem::path home;  // empty: ResolveHome() (client/home.h)
+  std::filesystem::path home;  // empty: ResolveHome() (common/home.h)
   // Start enclaved when nothing listens on the socket.
   bool autostart = true;
   // The enclaved to start; empty: $ENCLAVED, else beside this executable, else on $PATH.

@@ -14,7 +14,7 @@
 
 #include "client/client.h"
 #include "client/connection.h"
-#include "client/home.h"
+#include "common/home.h"
 #include "daemon/codec.h"
 
 namespace enclave::client {
@@ -105,7 +105,13 @@ std::vector<std::filesystem::path> DaemonCandidates(const std::filesystem::path&
   if (const char* env = std::getenv("ENCLAVED"); env && *env) out.emplace_back(env);
   std::error_code ec;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) out.push_back(self.parent_path() / "enclaved");
+  if (!ec) {
+    out.push_back(self.parent_path() / "enclaved");  // the build tree
+    // An installed tree, wherever it was put (DESTDIR, an unpacked .deb): bin/ -> libexec/.
+    out.push_back((self.parent_path() / ENCLAVE_DAEMON_FROM_BINDIR).lexically_normal());
+  }
+  // Where `make install` put it, for programs outside the bin directory (the C library's users).
+  out.emplace_back(ENCLAVE_INSTALLED_DAEMON);
   if (const char* path = std::getenv("PATH"); path && *path) {
     std::stringstream dirs(path);
     std::string dir;

@@ -62,6 +62,7 @@ void ToWire(const KeyInfo& in, wire::KeyInfo* out) {
   out->set_accessible(in.accessible);
   for (const auto& a : in.access_control) out->add_access_control(a);
   out->set_public_key_x963(S(in.public_key_x963));
+  out->set_ssh(in.ssh);
 }
 
 KeyInfo FromWire(const wire::KeyInfo& in) {
@@ -86,6 +87,7 @@ KeyInfo FromWire(const wire::KeyInfo& in) {
   k.accessible = in.accessible();
   k.access_control.assign(in.access_control().begin(), in.access_control().end());
   k.public_key_x963 = B(in.public_key_x963());
+  k.ssh = in.ssh();
   return k;
 }
 
@@ -104,6 +106,7 @@ void ToWire(const KeySpec& in, wire::KeySpec* out) {
   if (in.application_password) out->set_application_password(*in.application_password);
   out->set_key_type(in.key_type);
   out->set_key_size(in.key_size);
+  out->set_ssh(in.ssh);
 }
 
 KeySpec FromWire(const wire::KeySpec& in) {
@@ -123,6 +126,7 @@ KeySpec FromWire(const wire::KeySpec& in) {
   if (in.has_application_password()) s.application_password = in.application_password();
   s.key_type = in.key_type();
   s.key_size = in.key_size();
+  s.ssh = in.ssh();
   return s;
 }
 
@@ -134,6 +138,7 @@ void ToWire(const KeyQuery& in, wire::KeyQuery* out) {
   if (in.application_tag) out->set_application_tag(S(*in.application_tag));
   if (in.access_group) out->set_access_group(*in.access_group);
   if (in.token) out->set_token(*in.token);
+  if (in.ssh) out->set_ssh(*in.ssh);
   out->set_match_all(in.match_all);
 }
 
@@ -146,6 +151,7 @@ KeyQuery FromWire(const wire::KeyQuery& in) {
   if (in.has_application_tag()) q.application_tag = B(in.application_tag());
   if (in.has_access_group()) q.access_group = in.access_group();
   if (in.has_token()) q.token = in.token();
+  if (in.has_ssh()) q.ssh = in.ssh();
   q.match_all = in.match_all();
   return q;
 }
@@ -156,6 +162,7 @@ void ToWire(const KeyChanges& in, wire::KeyChanges* out) {
   if (in.can_sign) out->set_can_sign(*in.can_sign);
   if (in.can_derive) out->set_can_derive(*in.can_derive);
   if (in.can_decrypt) out->set_can_decrypt(*in.can_decrypt);
+  if (in.ssh) out->set_ssh(*in.ssh);
 }
 
 KeyChanges FromWire(const wire::KeyChanges& in) {
@@ -165,6 +172,7 @@ KeyChanges FromWire(const wire::KeyChanges& in) {
   if (in.has_can_sign()) c.can_sign = in.can_sign();
   if (in.has_can_derive()) c.can_derive = in.can_derive();
   if (in.has_can_decrypt()) c.can_decrypt = in.can_decrypt();
+  if (in.has_ssh()) c.ssh = in.ssh();
   return c;
 }
 

@@ -17,9 +17,12 @@
 #include <deque>
 #include <fstream>
 
+#include "common/home.h"
 #include "daemon/codec.h"
 #include "daemon/dispatch.h"
 #include "daemon/frame.h"
+#include "sshagent/agent.h"
+#include "sshagent/caller.h"
 
 namespace enclave::daemon {
 namespace {
@@ -65,6 +68,28 @@ service::Peer PeerOf(int fd) {
   return peer;
 }
 
+// Binds and listens on `path` (0600), clearing a stale socket file whose daemon died.
+Result<UniqueFd> ListenOn(const std::filesystem::path& path, bool* someone_else) {
+  ASSIGN_OR_RETURN(const sockaddr_un addr, SocketAddress(path));
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) || std::filesystem::is_symlink(path, ec)) {
+    if (SomeoneListens(addr)) {
+      *someone_else = true;
+      return Unavailable("something already listens on " + path.string()).WithInfo("already_running", true);
+    }
+    std::filesystem::remove(path, ec);  // stale: its daemon died
+  }
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return SystemError("cannot create a socket");
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    return SystemError("cannot bind " + path.string());
+  }
+  // Before listen() nobody can connect, so there is no window with looser permissions.
+  ::chmod(path.c_str(), 0600);
+  if (::listen(fd.get(), 64) != 0) return SystemError("cannot listen");
+  return Result<UniqueFd>(std::move(fd));
+}
+
 double MillisecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
@@ -90,8 +115,9 @@ void HardenProcess() {
 
 Server::Server(const ServerOptions& options)
     : options_(options),
-      socket_path_(options.home / "enclaved.sock"),
-      pid_path_(options.home / "enclaved.pid"),
+      socket_path_(SocketPath(options.home)),
+      agent_socket_path_(options.home / "ssh-agent.sock"),
+      pid_path_(PidPath(options.home)),
       log_(options.home) {}
 
 Server::~Server() {
@@ -124,24 +150,24 @@ Result<std::unique_ptr<Server>> Server::Listen(const ServerOptions& options) {
         .WithInfo("pid", pid);
   }
 
-  ASSIGN_OR_RETURN(const sockaddr_un addr, SocketAddress(server->socket_path_));
-  if (std::filesystem::exists(server->socket_path_, ec) ||
-      std::filesystem::is_symlink(server->socket_path_, ec)) {
-    if (SomeoneListens(addr)) {
-      server->files_removed_ = true;
-      return Unavailable("something already listens on " + server->socket_path_.string())
-          .WithInfo("already_running", true);
+  // Under socket activation systemd owns the main socket; the agent socket is always ours.
+  if (options.listen_fd >= 0) {
+    server->listen_fd_.reset(options.listen_fd);
+    server->socket_inherited_ = true;
+    ::fcntl(options.listen_fd, F_SETFD, FD_CLOEXEC);
+  }
+  for (auto [path, fd] : {std::pair{&server->socket_path_, &server->listen_fd_},
+                          std::pair{&server->agent_socket_path_, &server->agent_listen_fd_}}) {
+    if (fd->valid()) continue;
+    bool someone_else = false;
+    auto listening = ListenOn(*path, &someone_else);
+    if (!listening.ok()) {
+      // Files another process serves are not ours to remove.
+      if (someone_else) server->files_removed_ = true;
+      return std::move(listening).error();
     }
-    std::filesystem::remove(server->socket_path_, ec);  // stale: its daemon died
+    *fd = std::move(listening).value();
   }
-  server->listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!server->listen_fd_.valid()) return SystemError("cannot create a socket");
-  if (::bind(server->listen_fd_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    return SystemError("cannot bind " + server->socket_path_.string());
-  }
-  // Before listen() nobody can connect, so there is no window with looser permissions.
-  ::chmod(server->socket_path_.c_str(), 0600);
-  if (::listen(server->listen_fd_.get(), 64) != 0) return SystemError("cannot listen");
 
   int wake[2];
   if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) return SystemError("cannot create a pipe");
@@ -173,23 +199,28 @@ void Server::Stop() {
 
 void Server::Run(int signal_fd) {
   while (!stopping_) {
-    pollfd fds[3] = {{listen_fd_.get(), POLLIN, 0}, {wake_read_.get(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
-    const int n = ::poll(fds, signal_fd >= 0 ? 3 : 2, -1);
+    pollfd fds[4] = {{listen_fd_.get(), POLLIN, 0},
+                     {agent_listen_fd_.get(), POLLIN, 0},
+                     {wake_read_.get(), POLLIN, 0},
+                     {signal_fd, POLLIN, 0}};
+    const int n = ::poll(fds, signal_fd >= 0 ? 4 : 3, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       break;
     }
-    if (fds[1].revents || (signal_fd >= 0 && fds[2].revents)) break;
-    if (fds[0].revents & POLLIN) Accept();
+    if (fds[2].revents || (signal_fd >= 0 && fds[3].revents)) break;
+    if (fds[0].revents & POLLIN) Accept(listen_fd_.get(), false);
+    if (fds[1].revents & POLLIN) Accept(agent_listen_fd_.get(), true);
   }
   stopping_ = true;
   listen_fd_.reset();
+  agent_listen_fd_.reset();
   CloseAll();
   RemoveFiles();
 }
 
-void Server::Accept() {
-  UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+void Server::Accept(int listen_fd, bool agent) {
+  UniqueFd fd(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
   if (!fd.valid()) return;
   ReapFinished();
   std::lock_guard lock(mu_);
@@ -197,6 +228,10 @@ void Server::Accept() {
     // Politely: the client learns why, and that it may retry.
     timeval tv{1, 0};
     ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (agent) {
+      (void)sshagent::WriteMessage(fd.get(), Bytes{sshagent::kFailure});
+      return;
+    }
     (void)WriteMessage(
         fd.get(), ErrorResponse(0, Unavailable("enclaved serves " + std::to_string(options_.max_connections) +
                                                " connections already; try again")));
@@ -208,6 +243,7 @@ void Server::Accept() {
   ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   auto connection = std::make_unique<Connection>();
   connection->fd = std::move(fd);
+  connection->agent = agent;
   Connection* raw = connection.get();
   connections_.push_back(std::move(connection));
   try {
@@ -234,11 +270,19 @@ void Server::Serve(Connection* connection) {
         OSStatusError(errsec::kMissingEntitlement, "enclaved serves only uid " + std::to_string(::geteuid()) +
                                                        "; uid " + std::to_string(peer.uid) + " is refused")
             .WithCause("missing-entitlement");
-    (void)WriteMessage(fd, ErrorResponse(0, refused));
+    if (connection->agent) {
+      (void)sshagent::WriteMessage(fd, Bytes{sshagent::kFailure});
+    } else {
+      (void)WriteMessage(fd, ErrorResponse(0, refused));
+    }
     RequestLogEntry entry = base;
     entry.request = "connect";
     entry.error = refused;
     log_.Request(entry);
+    return;
+  }
+  if (connection->agent) {
+    ServeAgent(fd, peer, base);
     return;
   }
   std::unique_ptr<service::Session> session = enclave_->OpenSession(peer);
@@ -297,6 +341,42 @@ void Server::Serve(Connection* connection) {
     if (!sent.ok() || !keep_open) break;
   }
   // The session (and its non-permanent keys) ends with the connection.
+}
+
+void Server::ServeAgent(int fd, const service::Peer& peer, const RequestLogEntry& base) {
+  std::unique_ptr<service::Session> session = enclave_->OpenSession(peer);
+  if (!session) return;
+  sshagent::AgentOptions agent_options;
+  agent_options.own_socket = agent_socket_path_;
+  sshagent::Agent agent(*session, {peer.pid, sshagent::ProcessChain(peer.pid)}, agent_options);
+  while (!stopping_) {
+    sshagent::ReadResult read =
+        sshagent::ReadMessage(fd, std::chrono::milliseconds(-1), options_.frame_timeout);
+    if (read.status != sshagent::ReadResult::Status::kOk) {
+      if (read.status != sshagent::ReadResult::Status::kClosed &&
+          read.status != sshagent::ReadResult::Status::kIo && !stopping_) {
+        // The stream cannot be resynchronised after a bad frame: say so in the log and close.
+        RequestLogEntry entry = base;
+        entry.request = "ssh-agent frame";
+        entry.error = ProtocolError(sshagent::ReadStatusName(read.status));
+        (void)sshagent::WriteMessage(fd, Bytes{sshagent::kFailure});
+        log_.Request(entry);
+      }
+      break;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    sshagent::Outcome outcome;
+    const Bytes reply = agent.Handle(read.message, &outcome);
+    WipeBuffer(&read.message);
+    const Status sent = sshagent::WriteMessage(fd, reply);
+    RequestLogEntry entry = base;
+    entry.request = "ssh-agent " + outcome.request;
+    entry.kids = outcome.kids;
+    entry.error = outcome.error;
+    entry.duration_ms = MillisecondsSince(start);
+    log_.Request(entry);
+    if (!sent.ok()) break;
+  }
 }
 
 void Server::ServeWatch(int fd, uint64_t id) {
@@ -379,7 +459,9 @@ void Server::RemoveFiles() {
   files_removed_ = true;
   std::error_code ec;
   if (listen_fd_.valid()) listen_fd_.reset();
-  std::filesystem::remove(socket_path_, ec);
+  if (agent_listen_fd_.valid()) agent_listen_fd_.reset();
+  if (!socket_inherited_) std::filesystem::remove(socket_path_, ec);
+  std::filesystem::remove(agent_socket_path_, ec);
   std::filesystem::remove(pid_path_, ec);
   if (enclave_) log_.Event("stop");
   enclave_.reset();

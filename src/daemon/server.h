@@ -1,10 +1,11 @@
-// enclaved's socket server: one listening Unix socket in the enclave home, a thread and a
+// enclaved's socket server: two listening Unix sockets in the enclave home — enclaved.sock for
+// enclave's own protocol and ssh-agent.sock for the ssh-agent protocol — a thread and a
 // service::Session per connection, requests served one at a time per connection. Only the home's
-// owner (same uid, from SO_PEERCRED) is served.
+// owner (same uid, from SO_PEERCRED) is served, on either socket.
 //
-// Lifecycle: Listen() takes the home (lock, socket) in the process that will daemonize; Start()
-// opens the enclave in the final process; Run() serves until Stop(), a signal on the signal fd or
-// a Shutdown request, then closes every connection and removes the socket and the pid file.
+// Lifecycle: Listen() takes the home (lock, socket or systemd's socket) in the process that will daemonize;
+// Start() opens the enclave in the final process; Run() serves until Stop(), a signal on the signal fd or a
+// Shutdown request, then closes every connection and removes the socket and the pid file.
 #pragma once
 
 #include <atomic>
@@ -29,6 +30,9 @@ struct ServerOptions {
   // How long a begun frame may take to arrive, and a reply to be taken by the peer.
   std::chrono::milliseconds frame_timeout{10000};
   std::chrono::milliseconds send_timeout{10000};
+  // A listening socket handed over by systemd (socket activation), or -1 to bind the home's
+  // socket. An inherited socket's file belongs to systemd: the daemon never removes it.
+  int listen_fd = -1;
 };
 
 class Server {
@@ -47,18 +51,22 @@ class Server {
   void Stop();
 
   const std::filesystem::path& socket_path() const { return socket_path_; }
+  const std::filesystem::path& agent_socket_path() const { return agent_socket_path_; }
   RequestLog& log() { return log_; }
 
  private:
   struct Connection {
     UniqueFd fd;
+    bool agent = false;  // accepted on ssh-agent.sock
     std::thread thread;
     std::atomic<bool> done{false};
   };
 
   explicit Server(const ServerOptions& options);
-  void Accept();
+  void Accept(int listen_fd, bool agent);
   void Serve(Connection* connection);
+  // Serves the ssh-agent protocol on an accepted ssh-agent.sock connection.
+  void ServeAgent(int fd, const service::Peer& peer, const RequestLogEntry& base);
   // Streams events to a watching connection until it closes or the server stops.
   void ServeWatch(int fd, uint64_t id);
   void ReapFinished();
@@ -66,14 +74,15 @@ class Server {
   void RemoveFiles();
 
   ServerOptions options_;
-  std::filesystem::path socket_path_, pid_path_;
-  UniqueFd listen_fd_, lock_fd_, wake_read_, wake_write_;
+  std::filesystem::path socket_path_, agent_socket_path_, pid_path_;
+  UniqueFd listen_fd_, agent_listen_fd_, lock_fd_, wake_read_, wake_write_;
   RequestLog log_;
   std::unique_ptr<service::Enclave> enclave_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::list<std::unique_ptr<Connection>> connections_;
   bool files_removed_ = false;
+  bool socket_inherited_ = false;
 };
 
 // Process hardening for a daemon that holds keys: no core dumps, no ptrace by same-uid

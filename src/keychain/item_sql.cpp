@@ -7,7 +7,7 @@ namespace {
 constexpr char kColumns[] =
     "persistent_id, kid, label, application_label, application_tag, access_group, token, key_class, "
     "key_type, key_size, permanent, can_sign, can_derive, can_decrypt, created_ms, modified_ms, "
-    "accessible, access_control, public_key_x963, sealed_blob";
+    "accessible, access_control, public_key_x963, sealed_blob, ssh";
 
 void AddCondition(Where& where, const char* column, sql::Value value) {
   where.clause += where.params.empty() ? " WHERE " : " AND ";
@@ -45,12 +45,13 @@ KeyItem ReadItem(const sql::Statement& row) {
   item.access_control = row.ColumnText(17);
   item.public_key_x963 = row.ColumnBlob(18);
   item.sealed_blob = row.ColumnBlob(19);
+  item.ssh = row.ColumnInt64(20) != 0;
   return item;
 }
 
 Status InsertItem(sql::Database& db, const KeyItem& item) {
   static const std::string sql = std::string("INSERT INTO key_items (") + kColumns +
-                                 ") VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+                                 ") VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
   ASSIGN_OR_RETURN(sql::Statement stmt, db.Prepare(sql));
   stmt.BindText(1, item.kid);
   stmt.BindText(2, item.label);
@@ -71,6 +72,7 @@ Status InsertItem(sql::Database& db, const KeyItem& item) {
   stmt.BindText(17, item.access_control);
   stmt.BindBlob(18, item.public_key_x963);
   stmt.BindBlob(19, item.sealed_blob);
+  stmt.BindInt64(20, item.ssh ? 1 : 0);
   return stmt.Run();
 }
 
@@ -85,6 +87,7 @@ Where WhereOf(const ItemQuery& query) {
   if (query.token) AddCondition(where, "token", *query.token);
   if (query.key_class) AddCondition(where, "key_class", *query.key_class);
   if (query.accessible) AddCondition(where, "accessible", *query.accessible);
+  if (query.ssh) AddCondition(where, "ssh", int64_t{*query.ssh});
   return where;
 }
 

@@ -113,6 +113,7 @@ class SqliteKeychain final : public Keychain {
     if (update.can_sign) set("can_sign", int64_t{*update.can_sign});
     if (update.can_derive) set("can_derive", int64_t{*update.can_derive});
     if (update.can_decrypt) set("can_decrypt", int64_t{*update.can_decrypt});
+    if (update.ssh) set("ssh", int64_t{*update.ssh});
     item_sql::Where where = item_sql::WhereOf(query);
     sql += where.clause;
     params.insert(params.end(), where.params.begin(), where.params.end());

@@ -40,6 +40,7 @@ struct KeyItem {
   std::string access_control;  // serialised policy (canonical JSON), bound into the blob's aad
   Bytes public_key_x963;
   Bytes sealed_blob;  // the token blob sealed under the class key
+  bool ssh = false;   // offered by the ssh agent; not bound into the blob (the user toggles it)
 };
 
 // Every set field must match exactly. An empty query matches every item.
@@ -53,6 +54,7 @@ struct ItemQuery {
   std::optional<std::string> token;
   std::optional<std::string> key_class;
   std::optional<std::string> accessible;
+  std::optional<bool> ssh;
   bool match_all = false;  // false: at most one item (kSecMatchLimitOne), the oldest
 };
 
@@ -63,6 +65,7 @@ struct ItemUpdate {
   std::optional<bool> can_sign;
   std::optional<bool> can_derive;
   std::optional<bool> can_decrypt;
+  std::optional<bool> ssh;
 };
 
 struct Event {

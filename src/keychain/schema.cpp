@@ -50,6 +50,10 @@ const std::vector<std::string>& Migrations() {
         );
         CREATE INDEX events_by_time ON events (time_ms, id);
       )sql",
+      // v2: which keys the ssh agent offers (off for every existing key).
+      R"sql(
+        ALTER TABLE key_items ADD COLUMN ssh INTEGER NOT NULL DEFAULT 0;
+      )sql",
   };
   return migrations;
 }

@@ -37,6 +37,7 @@ struct KeyInfo {
   std::string accessible;                   // CLI name: "when-unlocked-this-device-only"
   std::vector<std::string> access_control;  // CLI flag names
   Bytes public_key_x963;
+  bool ssh = false;  // offered by the ssh agent (`key update --ssh on|off`)
 };
 
 struct KeySpec {
@@ -52,6 +53,7 @@ struct KeySpec {
   bool permanent = true;
   std::optional<bool> can_sign, can_derive, can_decrypt;
   std::optional<std::string> application_password;  // for the application-password flag
+  bool ssh = false;                                  // offered by the ssh agent
 };
 
 struct KeyQuery {
@@ -62,6 +64,7 @@ struct KeyQuery {
   std::optional<Bytes> application_tag;
   std::optional<std::string> access_group;
   std::optional<std::string> token;
+  std::optional<bool> ssh;
   bool match_all = false;
 };
 
@@ -69,6 +72,7 @@ struct KeyChanges {
   std::optional<std::string> label;
   std::optional<Bytes> application_tag;
   std::optional<bool> can_sign, can_derive, can_decrypt;
+  std::optional<bool> ssh;
 };
 
 // LAContext-like inputs travelling with a private-key request.

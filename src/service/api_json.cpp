@@ -45,6 +45,7 @@ nlohmann::json KeyInfoToJson(const KeyInfo& k) {
   j["accessible"] = k.accessible;
   j["access_control"] = k.access_control;
   j["public_key_x963"] = HexEncode(k.public_key_x963);
+  j["ssh"] = k.ssh;
   return j;
 }
 
@@ -57,6 +58,7 @@ nlohmann::json KeyQueryToJson(const KeyQuery& q) {
   if (q.application_tag) j["application_tag_hex"] = HexEncode(*q.application_tag);
   if (q.access_group) j["access_group"] = *q.access_group;
   if (q.token) j["token"] = *q.token;
+  if (q.ssh) j["ssh"] = *q.ssh;
   j["match_all"] = q.match_all;
   return j;
 }
@@ -89,6 +91,10 @@ Result<KeyQuery> KeyQueryFromJson(const nlohmann::json& j) {
   if (j.contains("persistent_id")) {
     if (!j["persistent_id"].is_number_integer()) return bad("persistent_id");
     q.persistent_id = j["persistent_id"].get<int64_t>();
+  }
+  if (j.contains("ssh")) {
+    if (!j["ssh"].is_boolean()) return bad("ssh");
+    q.ssh = j["ssh"].get<bool>();
   }
   if (j.contains("match_all") && j["match_all"].is_boolean()) q.match_all = j["match_all"].get<bool>();
   return q;

@@ -25,6 +25,9 @@ bool IsTcti(const std::string& v) {
   return v.empty() || v.rfind("device:", 0) == 0 || v.rfind("swtpm:", 0) == 0 || v.rfind("mssim:", 0) == 0 ||
          v.rfind("tabrmd", 0) == 0;
 }
+bool IsEmptyOrAbsolutePath(const std::string& v) {
+  return v.empty() || (v[0] == '/' && v.size() < 108 && AnyText(v));
+}
 bool IsAttempts(const std::string& v) {
   try {
     int n = std::stoi(v);
@@ -50,6 +53,8 @@ const KeyRule kRules[] = {
     {"passcode-lockout-seconds", "86400", IsSeconds, "a whole number of seconds, at most ten years"},
     {"fprintd-user", "", AnyText, "a user name"},
     {"logind-session", "", AnyText, "a logind session id (empty: this login session)"},
+    {"ssh-agent-upstream", "", IsEmptyOrAbsolutePath,
+     "the absolute path of another agent's socket (e.g. ssh-agent's), or empty"},
 };
 
 const KeyRule* FindRule(const std::string& key) {

@@ -22,7 +22,8 @@ class Config {
 
   // Keys: biometry (none | fprintd | simulator; default none: a simulator is never a silent
   // default), tpm2-tcti (empty: no TPM), passcode-max-attempts (1..100, default 10),
-  // passcode-lockout-seconds (default 86400), fprintd-user (default: the daemon's user).
+  // passcode-lockout-seconds (default 86400), fprintd-user (default: the daemon's user),
+  // ssh-agent-upstream (empty, or the socket of an agent the ssh agent forwards file keys to).
   Status Set(const std::string& key, const std::string& value);
   Result<std::string> Get(const std::string& key) const;
   std::string biometry() const { return GetOr("biometry"); }

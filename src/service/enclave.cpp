@@ -122,6 +122,12 @@ Config EnclaveImpl::config() {
 Status EnclaveImpl::SetConfig(const std::string& key, const std::string& value) {
   {
     std::lock_guard lock(mu_);
+    // The agent forwarding to itself would answer every request with a request to itself.
+    if (key == "ssh-agent-upstream" && !value.empty() &&
+        std::filesystem::path(value).lexically_normal() == (options_.home / "ssh-agent.sock").lexically_normal()) {
+      return OSStatusError(errsec::kParam, "ssh-agent-upstream must be another agent's socket, not enclave's own")
+          .WithCause("bad-parameter");
+    }
     RETURN_IF_ERROR(config_.Set(key, value));
     if (key == "biometry" || key == "fprintd-user") return OpenProviders();
     if (key != "tpm2-tcti") return Ok();
@@ -155,6 +161,23 @@ static int64_t NowMs() {
 
 nlohmann::json EventToJson(const keychain::Event& e) {
   return {{"time", e.time_ms}, {"kind", e.kind}, {"cause", e.cause}, {"kids", e.kids}, {"details", e.details}};
+}
+
+bool EnclaveImpl::RecordEventOnce(const std::string& kind, const std::string& cause, const std::string& kid,
+                                  nlohmann::json details) {
+  {
+    std::lock_guard lock(mu_);
+    if (!recorded_once_) {
+      recorded_once_.emplace();
+      auto events = keychain_->Events();
+      for (const auto& e : events.ok() ? *events : std::vector<keychain::Event>{}) {
+        for (const auto& k : e.kids) recorded_once_->insert(e.kind + " " + k);
+      }
+    }
+    if (!recorded_once_->insert(kind + " " + kid).second) return false;
+  }
+  RecordEvent(kind, cause, {kid}, std::move(details));
+  return true;
 }
 
 void EnclaveImpl::RecordEvent(const std::string& kind, const std::string& cause,

@@ -34,6 +34,18 @@ class Enclave;
 class Session : public Api {
  public:
   ~Session() override = default;
+
+  // For front ends served inside enclaved (the ssh agent), which have no CLI to report to.
+  // Whether the first key matching `key` could be used now, without prompting; the error's
+  // permanence says whether it ever can again.
+  virtual Status CheckKeyUsable(const KeyQuery& key) = 0;
+  // Appends to the event journal (`enclave events`). Details name who asked, never data.
+  virtual void RecordEvent(const std::string& kind, const std::string& cause, const std::vector<std::string>& kids,
+                           nlohmann::json details) = 0;
+  // As RecordEvent, but only the first time `kind` is recorded for `kid` (over the journal's
+  // life); returns whether it was recorded now.
+  virtual bool RecordEventOnce(const std::string& kind, const std::string& cause, const std::string& kid,
+                               nlohmann::json details) = 0;
 };
 
 class Enclave {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "auth/policy.h"
@@ -62,6 +63,9 @@ class EnclaveImpl : public Enclave {
   // The event journal: append and notify watchers.
   void RecordEvent(const std::string& kind, const std::string& cause, const std::vector<std::string>& kids,
                    nlohmann::json details = nlohmann::json::object());
+  // RecordEvent unless an event of `kind` naming `kid` is already in the journal.
+  bool RecordEventOnce(const std::string& kind, const std::string& cause, const std::string& kid,
+                       nlohmann::json details);
   // Compares the biometric state with the last one seen and records what changed (a reset or
   // an enrollment change) with the kids it invalidated.
   void NoteBiometryChange();
@@ -99,6 +103,7 @@ class EnclaveImpl : public Enclave {
   std::shared_ptr<auth::BiometrySimulator> simulator_;
   std::map<int, EventListener> listeners_;
   std::map<std::string, std::string> lost_keys_;  // kid -> cause, from state.json
+  std::optional<std::set<std::string>> recorded_once_;  // "kind kid", loaded from the journal on first use
   std::unique_ptr<SessionLockWatcher> lock_watcher_;  // last: stopped first
   int next_listener_ = 1;
 };

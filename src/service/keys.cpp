@@ -85,6 +85,7 @@ Result<keychain::KeyItem> EnclaveImpl::GenerateItem(const KeySpec& spec) {
   item.can_sign = spec.can_sign.value_or(true);
   item.can_derive = spec.can_derive.value_or(true);
   item.can_decrypt = spec.can_decrypt.value_or(true);
+  item.ssh = spec.ssh;
   item.created_ms = item.modified_ms = NowMs();
   item.accessible = keybag::PlatformCode(pclass);
   item.access_control = policy.Serialize();
@@ -190,6 +191,7 @@ KeyInfo ToKeyInfo(const keychain::KeyItem& item, const std::string& description)
   auto policy = auth::AccessPolicy::Deserialize(item.access_control);
   if (policy.ok()) k.access_control = policy->Names();
   k.public_key_x963 = item.public_key_x963;
+  k.ssh = item.ssh;
   return k;
 }
 
@@ -202,6 +204,7 @@ keychain::ItemQuery ToItemQuery(const KeyQuery& q) {
   iq.application_tag = q.application_tag;
   iq.access_group = q.access_group;
   iq.token = q.token;
+  iq.ssh = q.ssh;
   iq.match_all = q.match_all;
   return iq;
 }

@@ -56,6 +56,7 @@ Result<int> SessionImpl::UpdateKeys(const KeyQuery& query, const KeyChanges& cha
   update.can_sign = changes.can_sign;
   update.can_derive = changes.can_derive;
   update.can_decrypt = changes.can_decrypt;
+  update.ssh = changes.ssh;
   KeyQuery all = query;
   all.match_all = true;
   int count = 0;
@@ -212,6 +213,21 @@ Status SessionImpl::InvalidateAuthContext(const std::string& context_id) {
   RETURN_IF_ERROR(contexts_.Satisfied(context_id));
   contexts_.Invalidate(context_id);
   return Ok();
+}
+
+Status SessionImpl::CheckKeyUsable(const KeyQuery& key) {
+  ASSIGN_OR_RETURN(keychain::KeyItem item, FindOne(key));
+  return enclave_.CheckUsable(item, "sign digest");
+}
+
+void SessionImpl::RecordEvent(const std::string& kind, const std::string& cause, const std::vector<std::string>& kids,
+                              nlohmann::json details) {
+  enclave_.RecordEvent(kind, cause, kids, std::move(details));
+}
+
+bool SessionImpl::RecordEventOnce(const std::string& kind, const std::string& cause, const std::string& kid,
+                                  nlohmann::json details) {
+  return enclave_.RecordEventOnce(kind, cause, kid, std::move(details));
 }
 
 Result<nlohmann::json> SessionImpl::Admin(const std::string& command, const nlohmann::json& args,

@@ -33,6 +33,11 @@ class SessionImpl : public Session {
   Result<nlohmann::json> Admin(const std::string& command, const nlohmann::json& args,
                                const std::vector<SecureBytes>& secrets) override;
   Result<ReenrollResult> Reenroll(const KeyQuery& key, const AuthOptions& auth) override;
+  Status CheckKeyUsable(const KeyQuery& key) override;
+  void RecordEvent(const std::string& kind, const std::string& cause, const std::vector<std::string>& kids,
+                   nlohmann::json details) override;
+  bool RecordEventOnce(const std::string& kind, const std::string& cause, const std::string& kid,
+                       nlohmann::json details) override;
 
   // Runs `use` on the unsealed key after every check and the user's authentication.
   using KeyUse = std::function<Result<Bytes>(token::Key&)>;

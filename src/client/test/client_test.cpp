@@ -38,7 +38,7 @@ TEST_F(ClientTest, AutostartsTheDaemonAndStopsIt) {
   ASSERT_TRUE(status.ok());
   EXPECT_TRUE((*status)["running"].get<bool>());
   EXPECT_EQ((*status)["pid"], pid);
-  EXPECT_EQ(std::filesystem::status(client::SocketPath(home_)).permissions() & std::filesystem::perms::all,
+  EXPECT_EQ(std::filesystem::status(enclave::SocketPath(home_)).permissions() & std::filesystem::perms::all,
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 
   // A second Connect finds the running daemon rather than starting another.
@@ -48,7 +48,7 @@ TEST_F(ClientTest, AutostartsTheDaemonAndStopsIt) {
   EXPECT_TRUE((*again)->FindKeys(ByLabel("autostarted")).ok());
 
   ASSERT_TRUE(client::StopDaemon(home_).ok());
-  EXPECT_FALSE(std::filesystem::exists(client::SocketPath(home_)));
+  EXPECT_FALSE(std::filesystem::exists(enclave::SocketPath(home_)));
   status = client::DaemonStatus(home_);
   ASSERT_TRUE(status.ok());
   EXPECT_FALSE((*status)["running"].get<bool>());
@@ -64,7 +64,7 @@ TEST_F(ClientTest, StaleSocketFileIsReplaced) {
     daemon::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM, 0));
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
-    const std::string path = client::SocketPath(home_).string();
+    const std::string path = enclave::SocketPath(home_).string();
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     ASSERT_EQ(::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
   }

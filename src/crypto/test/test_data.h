@@ -1,4 +1,4 @@
-// Loading the team's shared test vectors (Wycheproof, Apple ECIES) for the crypto tests.
+// Loading the third-party test vectors (Wycheproof, Apple ECIES) in tests/vectors for the crypto tests.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,20 +13,22 @@
 
 namespace enclave::crypto::testing {
 
-// The vector file under ENCLAVE_SHARED_DIR/testdata, or nullopt when the shared folder is absent.
+// The vector file under tests/vectors, or nullopt when it cannot be read.
 inline std::optional<nlohmann::json> LoadVectors(const std::string& relative) {
-  const std::filesystem::path path = std::filesystem::path(ENCLAVE_SHARED_DIR) / "testdata" / relative;
+  const std::filesystem::path path = std::filesystem::path(ENCLAVE_VECTORS_DIR) / relative;
   std::ifstream in(path);
   if (!in) return std::nullopt;
   return nlohmann::json::parse(in);
 }
 
-#define ENCLAVE_LOAD_VECTORS_OR_SKIP(var, relative)                                                  \
-  auto var##_opt = ::enclave::crypto::testing::LoadVectors(relative);                                \
-  if (!var##_opt) {                                                                                  \
-    GTEST_SKIP() << "shared test data not found: " << ENCLAVE_SHARED_DIR << "/testdata/" << relative \
-                 << " (set ENCLAVE_SHARED_DIR to the team's shared folder to run this test)";        \
-  }                                                                                                  \
+// The vectors ship with the repository, so a missing file is a broken checkout: the test fails
+// rather than skipping, so that a user's run never checks less than CI's.
+#define ENCLAVE_LOAD_VECTORS(var, relative)                                      \
+  auto var##_opt = ::enclave::crypto::testing::LoadVectors(relative);            \
+  if (!var##_opt) {                                                              \
+    FAIL() << "test vectors missing: " << ENCLAVE_VECTORS_DIR << "/" << relative \
+           << " (they are part of the repository: tests/vectors)";               \
+  }                                                                              \
   const nlohmann::json& var = *var##_opt
 
 inline Bytes Hex(const std::string& hex) {

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "client/client.h"
-#include "client/home.h"
+#include "common/home.h"
 #include "daemon/codec.h"
 #include "daemon/frame.h"
 #include "daemon/unique_fd.h"
@@ -37,7 +37,7 @@ inline std::filesystem::path MakeTempHome() {
 inline daemon::UniqueFd RawConnect(const std::filesystem::path& home) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  const std::string path = client::SocketPath(home).string();
+  const std::string path = enclave::SocketPath(home).string();
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   daemon::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) fd.reset();

@@ -159,11 +159,11 @@ TEST_F(DaemonSocketTest, SigtermRemovesSocketAndExitsZero) {
   StartChild();
   auto idle = Connect();  // an open connection must not hold the shutdown up
   ASSERT_NE(idle, nullptr);
-  ASSERT_TRUE(std::filesystem::exists(client::PidPath(home_)));
+  ASSERT_TRUE(std::filesystem::exists(enclave::PidPath(home_)));
   ::kill(child_, SIGTERM);
   EXPECT_EQ(WaitChild(), 0);
-  EXPECT_FALSE(std::filesystem::exists(client::SocketPath(home_)));
-  EXPECT_FALSE(std::filesystem::exists(client::PidPath(home_)));
+  EXPECT_FALSE(std::filesystem::exists(enclave::SocketPath(home_)));
+  EXPECT_FALSE(std::filesystem::exists(enclave::PidPath(home_)));
   EXPECT_FALSE(idle->Ping().ok());
 }
 
@@ -173,8 +173,8 @@ TEST_F(DaemonSocketTest, ShutdownRequestStopsCleanly) {
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(c->Shutdown().ok());
   EXPECT_EQ(WaitChild(), 0);
-  EXPECT_FALSE(std::filesystem::exists(client::SocketPath(home_)));
-  EXPECT_FALSE(std::filesystem::exists(client::PidPath(home_)));
+  EXPECT_FALSE(std::filesystem::exists(enclave::SocketPath(home_)));
+  EXPECT_FALSE(std::filesystem::exists(enclave::PidPath(home_)));
 }
 
 TEST_F(DaemonSocketTest, SecondDaemonOnSameHomeRefuses) {
@@ -218,7 +218,7 @@ TEST_F(DaemonSocketTest, RequestFromAnotherUidIsRefused) {
   StartChild();
   // Only to let the other uid reach the socket at all: the daemon's own check is what is tested.
   ::chmod(home_.c_str(), 0711);
-  ::chmod(client::SocketPath(home_).c_str(), 0666);
+  ::chmod(enclave::SocketPath(home_).c_str(), 0666);
   const uid_t uid = nobody->pw_uid;
   const gid_t gid = nobody->pw_gid;
   const pid_t pid = ::fork();

@@ -1,5 +1,5 @@
-// Where an enclave lives: the home directory and the daemon's files in it. One rule for enclaved,
-// the client library and the CLI: $ENCLAVE_HOME, else $XDG_DATA_HOME/enclave, else
+// Where an enclave lives: the home directory and the daemon's files in it. One rule, below both
+// enclaved and the client library (and so the CLI): $ENCLAVE_HOME, else $XDG_DATA_HOME/enclave, else
 // ~/.local/share/enclave.
 #pragma once
 
@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <string>
 
-namespace enclave::client {
+namespace enclave {
 
 inline std::filesystem::path ResolveHome() {
   if (const char* e = std::getenv("ENCLAVE_HOME"); e && *e) return e;
@@ -29,4 +29,4 @@ inline std::filesystem::path ResolveHome() {
 inline std::filesystem::path SocketPath(const std::filesystem::path& home) { return home / "enclaved.sock"; }
 inline std::filesystem::path PidPath(const std::filesystem::path& home) { return home / "enclaved.pid"; }
 
-}  // namespace enclave::client
+}  // namespace enclave

@@ -1,0 +1,145 @@
+#include "pkcs11/test/harness.h"
+
+#include <dlfcn.h>
+#include <stdlib.h>
+
+#include <cstring>
+
+namespace enclave::pkcs11::test {
+
+CK_FUNCTION_LIST* Module() {
+  static CK_FUNCTION_LIST* list = [] {
+    void* h = ::dlopen(ENCLAVE_PKCS11_MODULE, RTLD_NOW | RTLD_LOCAL);
+    if (h == nullptr) {
+      ADD_FAILURE() << "dlopen: " << ::dlerror();
+      return static_cast<CK_FUNCTION_LIST*>(nullptr);
+    }
+    auto get = reinterpret_cast<CK_C_GetFunctionList>(::dlsym(h, "C_GetFunctionList"));
+    CK_FUNCTION_LIST* l = nullptr;
+    if (get == nullptr || get(&l) != CKR_OK) ADD_FAILURE() << "C_GetFunctionList";
+    return l;
+  }();
+  return list;
+}
+
+void ModuleTest::SetUp() {
+  ASSERT_NE(Module(), nullptr);
+  char tmpl[] = "/tmp/enclave-p11-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  home_ = tmpl;
+  ::setenv("ENCLAVE_HOME", home_.c_str(), 1);
+  ::setenv("ENCLAVED", ENCLAVE_BIN_DIR "/enclaved", 1);
+  CK_C_INITIALIZE_ARGS args{};
+  args.flags = CKF_OS_LOCKING_OK;
+  ASSERT_EQ(f()->C_Initialize(&args), CKR_OK);
+}
+
+void ModuleTest::TearDown() {
+  f()->C_Finalize(nullptr);
+  cli_.reset();
+  (void)client::StopDaemon(home_);
+  std::error_code ec;
+  std::filesystem::remove_all(home_, ec);
+}
+
+client::Client& ModuleTest::Cli() {
+  if (!cli_) {
+    client::ConnectOptions o;
+    o.home = home_;
+    auto c = client::Client::Connect(o);
+    EXPECT_TRUE(c.ok()) << c.error().ToString();
+    cli_ = std::move(c).value();
+  }
+  return *cli_;
+}
+
+nlohmann::json ModuleTest::Admin(const std::string& command, const nlohmann::json& args,
+                                 const std::vector<std::string>& secrets) {
+  std::vector<SecureBytes> s;
+  for (const auto& x : secrets) s.emplace_back(AsBytes(x));
+  auto r = Cli().Admin(command, args, s);
+  EXPECT_TRUE(r.ok()) << command << ": " << (r.ok() ? "" : r.error().ToString());
+  return r.ok() ? *r : nlohmann::json();
+}
+
+CK_SESSION_HANDLE ModuleTest::Open(bool rw) {
+  CK_SESSION_HANDLE s = 0;
+  EXPECT_EQ(f()->C_OpenSession(0, CKF_SERIAL_SESSION | (rw ? CKF_RW_SESSION : 0), nullptr, nullptr, &s),
+            CKR_OK);
+  return s;
+}
+
+std::pair<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE> ModuleTest::Generate(CK_SESSION_HANDLE s, const std::string& id,
+                                                                   bool token,
+                                                                   const std::string& access_control) {
+  static CK_BYTE params[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+  CK_BBOOL yes = CK_TRUE, tok = token ? CK_TRUE : CK_FALSE;
+  std::string label = "label-" + id, idc = id;
+  std::vector<CK_ATTRIBUTE> pub = {{CKA_TOKEN, &tok, 1},
+                                   {CKA_EC_PARAMS, params, sizeof params},
+                                   {CKA_VERIFY, &yes, 1},
+                                   {CKA_ID, idc.data(), idc.size()},
+                                   {CKA_LABEL, label.data(), label.size()}};
+  std::vector<CK_ATTRIBUTE> priv = {{CKA_TOKEN, &tok, 1},
+                                    {CKA_SIGN, &yes, 1},
+                                    {CKA_DERIVE, &yes, 1},
+                                    {CKA_SENSITIVE, &yes, 1},
+                                    {CKA_ID, idc.data(), idc.size()},
+                                    {CKA_LABEL, label.data(), label.size()}};
+  std::string ac = access_control;
+  if (!ac.empty()) priv.push_back({CKA_VENDOR_DEFINED | 0x454E4302UL, ac.data(), ac.size()});
+  CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, nullptr, 0};
+  CK_OBJECT_HANDLE hp = 0, hk = 0;
+  EXPECT_EQ(f()->C_GenerateKeyPair(s, &mech, pub.data(), pub.size(), priv.data(), priv.size(), &hp, &hk),
+            CKR_OK);
+  return {hp, hk};
+}
+
+std::vector<CK_OBJECT_HANDLE> ModuleTest::Find(CK_SESSION_HANDLE s, std::vector<CK_ATTRIBUTE> tmpl) {
+  std::vector<CK_OBJECT_HANDLE> out;
+  EXPECT_EQ(f()->C_FindObjectsInit(s, tmpl.data(), tmpl.size()), CKR_OK);
+  for (;;) {  // one at a time, as OpenSSH does
+    CK_OBJECT_HANDLE h = 0;
+    CK_ULONG n = 0;
+    EXPECT_EQ(f()->C_FindObjects(s, &h, 1, &n), CKR_OK);
+    if (n == 0) break;
+    out.push_back(h);
+  }
+  EXPECT_EQ(f()->C_FindObjectsFinal(s), CKR_OK);
+  return out;
+}
+
+Bytes ModuleTest::Attribute(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, CK_RV* rv) {
+  CK_ATTRIBUTE a = {t, nullptr, 0};
+  CK_RV r = f()->C_GetAttributeValue(s, o, &a, 1);
+  if (r != CKR_OK) {
+    if (rv) *rv = r;
+    return {};
+  }
+  Bytes out(a.ulValueLen);
+  a.pValue = out.data();
+  r = f()->C_GetAttributeValue(s, o, &a, 1);
+  if (rv) *rv = r;
+  return out;
+}
+
+CK_RV ModuleTest::Sign(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_MECHANISM_TYPE m, const Bytes& data,
+                       Bytes* sig) {
+  CK_MECHANISM mech = {m, nullptr, 0};
+  if (CK_RV rv = f()->C_SignInit(s, &mech, key); rv != CKR_OK) return rv;
+  Bytes in = data;
+  CK_ULONG len = 0;
+  if (CK_RV rv = f()->C_Sign(s, in.data(), in.size(), nullptr, &len); rv != CKR_OK) return rv;
+  sig->assign(len, 0);
+  CK_RV rv = f()->C_Sign(s, in.data(), in.size(), sig->data(), &len);
+  sig->resize(len);
+  return rv;
+}
+
+Bytes ModuleTest::PublicPoint(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub) {
+  Bytes der = Attribute(s, pub, CKA_EC_POINT);
+  if (der.size() != 67) return {};
+  return Bytes(der.begin() + 2, der.end());
+}
+
+}  // namespace enclave::pkcs11::test
