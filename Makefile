@@ -51,12 +51,14 @@ test-sanitize: setup
 	  scripts/with-swtpm ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS) -E 'Benchmark'
 
 # The daemon, service and client suites under ThreadSanitizer; a separate build of only those
-# tests (and enclaved, which the daemon and client tests start).
+# tests (and enclaved, which the daemon and client tests start). The single-threaded fault sweep
+# (DurabilityTest) runs in make test and test-sanitize instead.
 TSAN_TESTS = daemon_test service_test client_test
 test-tsan: setup
 	@cmake -S . -B $(TSAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENCLAVE_TSAN=ON -DENCLAVE_BENCH=OFF >/dev/null
 	@cmake --build $(TSAN_DIR) --target $(TSAN_TESTS) enclaved -j$(JOBS)
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  GTEST_FILTER='-DurabilityTest.*' \
 	  scripts/with-swtpm scripts/run-tests $(TSAN_DIR)/tests $(TSAN_TESTS)
 
 # libFuzzer targets for every parser of outside bytes (clang, ASan, UBSan), FUZZ_SECONDS each.
