@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 
+#include "common/durable_io.h"
 #include "crypto/ec.h"
 #include "keybag/passcode.h"
 #include "keybag/primitives.h"
@@ -528,11 +529,7 @@ Result<std::unique_ptr<Keybag>> Keybag::Recreate(const fs::path& dir, KeybagOpti
     if (!fs::exists(file, ec)) continue;
     fs::path aside = file;
     aside += suffix;
-    fs::rename(file, aside, ec);
-    if (ec) {
-      return OSStatusError(errsec::kIO, std::string("cannot move ") + name + " aside: " + ec.message())
-          .WithCause("database-io");
-    }
+    RETURN_IF_ERROR(durable::Rename(file, aside));
   }
   internal::KeyringStash(dir).Revoke();
   return Open(dir, std::move(options));

@@ -53,17 +53,21 @@ void EnclaveImpl::NoteBiometryChange() {
   (void)WriteFileAtomically(file, saved.dump(2) + "\n", 0600);
 }
 
-void EnclaveImpl::DestroyPasscodeBoundKeys() {
+Status EnclaveImpl::DestroyPasscodeBoundKeys(bool only_if_any) {
   keychain::ItemQuery q;
   q.accessible = keybag::PlatformCode(keybag::ProtectionClass::kWhenPasscodeSetThisDeviceOnly);
   q.match_all = true;
   auto items = keychain_->Find(q);
   std::vector<std::string> kids;
+  if (!items.ok() && items.error().code != errsec::kItemNotFound) return items.error();
   if (items.ok()) {
     for (const auto& item : *items) kids.push_back(item.kid);
-    (void)keychain_->Delete(q);
+    ASSIGN_OR_RETURN(int deleted, keychain_->Delete(q));
+    (void)deleted;
   }
+  if (only_if_any && kids.empty()) return Ok();
   RecordEvent("passcode-removed", "passcode-removed", kids);
+  return Ok();
 }
 
 nlohmann::json EnclaveImpl::StatusReport() {

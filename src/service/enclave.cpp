@@ -43,6 +43,9 @@ Status EnclaveImpl::Init() {
   ASSIGN_OR_RETURN(keychain_, keychain::Keychain::Open(options_.home / "keychain.db"));
   LoadLostKeys();
   RETURN_IF_ERROR(OpenKeybag());
+  // A passcode removal that died between the keybag write and the deletion of the keys it
+  // destroyed: finish it, so no listed key is missing its class key.
+  if (!keybag_->State().passcode_set) RETURN_IF_ERROR(DestroyPasscodeBoundKeys(/*only_if_any=*/true));
   RETURN_IF_ERROR(OpenProviders());
   if (options_.follow_session_lock) {
     lock_watcher_ = std::make_unique<SessionLockWatcher>(config_.GetOr("logind-session"), [this](bool locked) {

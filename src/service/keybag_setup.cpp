@@ -71,9 +71,9 @@ Status EnclaveImpl::OpenKeybag() {
     return Ok();
   }
   if (!CausedByTpmClear(bag.error())) return bag.error();
-  // The TPM that sealed the device secret was cleared: every class key is gone with it. Start a
-  // new keybag, and remember which keys it protected so that each reports why it died.
-  ASSIGN_OR_RETURN(keybag_, keybag::Keybag::Recreate(dir, opts));
+  // The TPM that sealed the device secret was cleared: every class key is gone with it. Remember
+  // which keys it protected, so that each reports why it died, then start a new keybag (in this
+  // order: a crash in between must not leave keys that are dead without saying why).
   keychain::ItemQuery all;
   all.match_all = true;
   std::vector<std::string> kids;
@@ -86,6 +86,7 @@ Status EnclaveImpl::OpenKeybag() {
     }
   }
   RETURN_IF_ERROR(WriteFileAtomically(state_file, state.dump(2) + "\n", 0600));
+  ASSIGN_OR_RETURN(keybag_, keybag::Keybag::Recreate(dir, opts));
   LoadLostKeys();
   RecordEvent("keybag-recreated", "tpm-cleared", kids,
               {{"reason",
