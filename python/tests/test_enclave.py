@@ -159,3 +159,11 @@ def test_reconnects_after_the_daemon_restarts(e, home):
         key.sign(SIGN, b"data")
     assert info.value.cause == "daemon-unavailable"
     assert len(key.sign(SIGN, b"data")) > 60
+
+
+def test_ssh_attribute_in_spec_query_and_changes(e):
+    offered = e.create_key(application_label=b"ssh", ssh=True)
+    e.create_key(application_label=b"plain")
+    assert [k.kid for k in e.find_keys(ssh=True)] == [offered.kid]
+    assert e.update_keys({"kid": offered.kid}, ssh=False) == 1
+    assert e.find_keys(ssh=True) == []
