@@ -30,7 +30,7 @@ int Encrypt(Context& ctx, const LocalOptions& o) {
   if (!alg.ok()) return ctx.Fail(alg.error());
   auto key = ReadPublicKey(o.public_key);
   if (!key.ok()) return ctx.Fail(key.error());
-  auto plaintext = ReadFileBytes(o.in);
+  auto plaintext = ReadFileBytes(o.in, kMaxLocalInput);
   if (!plaintext.ok()) return ctx.Fail(plaintext.error());
   auto ct = crypto::EciesEncrypt(*alg, *key, *plaintext);
   if (!ct.ok()) return ctx.Fail(ct.error());
@@ -44,11 +44,19 @@ int Verify(Context& ctx, const LocalOptions& o) {
   if (!alg.ok()) return ctx.Fail(alg.error());
   auto key = ReadPublicKey(o.public_key);
   if (!key.ok()) return ctx.Fail(key.error());
-  auto data = ReadFileBytes(o.in);
+  // A message is hashed as it is read, as `sign` does: any size in bounded memory.
+  crypto::Algorithm check = *alg;
+  Result<Bytes> data = Bytes{};
+  if (auto digest_alg = alg->hash ? crypto::DigestCounterpart(*alg) : std::nullopt) {
+    check = *digest_alg;
+    data = HashFile(o.in, *alg->hash);
+  } else {
+    data = ReadFileBytes(o.in, kMaxLocalInput);
+  }
   if (!data.ok()) return ctx.Fail(data.error());
   auto sig = ReadFileBytes(o.signature);
   if (!sig.ok()) return ctx.Fail(sig.error());
-  if (auto s = crypto::VerifySignature(*alg, *key, *data, *sig); !s.ok()) return ctx.Fail(s.error());
+  if (auto s = crypto::VerifySignature(check, *key, *data, *sig); !s.ok()) return ctx.Fail(s.error());
   return ctx.Print({{"valid", true}, {"algorithm", alg->name}}, "signature is valid\n");
 }
 

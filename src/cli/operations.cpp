@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "cli/context.h"
+#include "crypto/algorithm.h"
 #include "crypto/ec.h"
 
 namespace enclave::cli {
@@ -17,6 +18,22 @@ struct OperationOptions {
 
 enum class Kind { kSign, kDecrypt, kKeyExchange };
 
+// The input of a sign or decrypt. A message to sign with a message algorithm is hashed here as
+// it is read (any size, bounded memory) and *algorithm becomes the matching digest algorithm;
+// everything else must fit in one request.
+Result<Bytes> ReadOperationInput(const std::string& path, Kind kind, std::string* algorithm) {
+  if (kind == Kind::kSign) {
+    if (auto alg = crypto::FindAlgorithm(*algorithm); alg.ok() && alg->hash) {
+      if (auto digest_alg = crypto::DigestCounterpart(*alg)) {
+        ASSIGN_OR_RETURN(Bytes digest, HashFile(path, *alg->hash));
+        *algorithm = digest_alg->name;
+        return digest;
+      }
+    }
+  }
+  return ReadFileBytes(path);
+}
+
 int RunOperation(Context& ctx, const OperationOptions& o, Kind kind) {
   if (o.sel.empty()) {
     return ctx.Fail(OSStatusError(errsec::kParam, "select the key (--label, --application-label, --kid, ...)")
@@ -24,6 +41,7 @@ int RunOperation(Context& ctx, const OperationOptions& o, Kind kind) {
   }
   auto q = o.sel.ToQuery(false);
   if (!q.ok()) return ctx.Fail(q.error());
+  std::string algorithm = o.algorithm;
   Bytes input;
   Bytes shared_info;
   if (kind == Kind::kKeyExchange) {
@@ -40,7 +58,7 @@ int RunOperation(Context& ctx, const OperationOptions& o, Kind kind) {
       shared_info = std::move(*si);
     }
   } else {
-    auto data = ReadFileBytes(o.in);
+    auto data = ReadOperationInput(o.in, kind, &algorithm);
     if (!data.ok()) return ctx.Fail(data.error());
     input = std::move(*data);
   }
@@ -53,15 +71,17 @@ int RunOperation(Context& ctx, const OperationOptions& o, Kind kind) {
   auto r = WithPasscodeRetry<OperationResult>(ctx, auth, o.passcode_stdin, [&](const AuthOptions& a) {
     switch (kind) {
       case Kind::kSign:
-        return (*api)->Sign(*q, o.algorithm, input, a);
+        return (*api)->Sign(*q, algorithm, input, a);
       case Kind::kDecrypt:
-        return (*api)->Decrypt(*q, o.algorithm, input, a);
+        return (*api)->Decrypt(*q, algorithm, input, a);
       case Kind::kKeyExchange:
         break;
     }
-    return (*api)->KeyExchange(*q, o.algorithm, input, size, shared_info, a);
+    return (*api)->KeyExchange(*q, algorithm, input, size, shared_info, a);
   });
   if (!r.ok()) return ctx.Fail(r.error());
+  // A message hashed here was signed as its digest; the caller asked for the message algorithm.
+  if (r->algorithm == algorithm) r->algorithm = o.algorithm;
 
   const bool to_file = o.out_opt->count() > 0 && o.out != "-";
   if (to_file) {

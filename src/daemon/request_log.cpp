@@ -47,6 +47,7 @@ void RequestLog::Request(const RequestLogEntry& entry) {
     j["domain"] = entry.error->domain;
     j["code"] = entry.error->code;
     j["cause"] = entry.error->effective_cause();
+    if (entry.reason) j["reason"] = *entry.reason;
   } else {
     j["outcome"] = "ok";
   }

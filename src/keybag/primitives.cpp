@@ -52,6 +52,10 @@ class Fd {
 };
 
 Error IoError(const std::string& what, int err) {
+  if (err == ENOSPC || err == EDQUOT || err == EFBIG) {
+    return OSStatusError(errsec::kDiskFull, "keybag: " + what + ": " + std::strerror(err))
+        .WithCause("disk-full");
+  }
   return OSStatusError(errsec::kIO, "keybag: " + what + ": " + std::strerror(err)).WithCause("database-io");
 }
 

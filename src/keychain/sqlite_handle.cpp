@@ -15,8 +15,10 @@ Error SqliteError(sqlite3* db, int rc, std::string_view what) {
     case SQLITE_NOTADB:
       error = OSStatusError(errsec::kDecode, std::move(description)).WithCause("database-corrupt");
       break;
-    case SQLITE_IOERR:
     case SQLITE_FULL:
+      error = OSStatusError(errsec::kDiskFull, std::move(description)).WithCause("disk-full");
+      break;
+    case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
     case SQLITE_PERM:

@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "client/home.h"
+#include "common/home.h"
 #include "crypto/ec.h"
 
 namespace enclave::pkcs11 {
@@ -21,8 +21,8 @@ void Pad(CK_UTF8CHAR* dst, size_t size, const std::string& s) {
 // Stable for an enclave home across daemon restarts: derived from the home's path.
 std::string Serial(CK_SLOT_ID slot) {
   std::error_code ec;
-  auto home = std::filesystem::weakly_canonical(client::ResolveHome(), ec);
-  if (ec) home = client::ResolveHome();
+  auto home = std::filesystem::weakly_canonical(enclave::ResolveHome(), ec);
+  if (ec) home = enclave::ResolveHome();
   const std::string seed = "enclave-token-serial\n" + home.string() + "\n" + SlotToken(slot);
   const Bytes d = crypto::Digest(crypto::Hash::kSha256, AsBytes(seed));
   std::string hex = HexEncode(ByteView(d.data(), 8));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/secure_memory.h"
 #include "service/enclave_impl.h"
 
 namespace enclave::service {
@@ -74,6 +75,7 @@ nlohmann::json EnclaveImpl::StatusReport() {
   j["keys"] = count.ok() ? *count : -1;
   j["database"] = {{"schema_version", keychain_->SchemaVersion()}};
   j["keybag"] = keybag_->Describe();
+  j["memory"] = SecureMemoryReport();
   j["session_lock"] = lock_watcher_ ? lock_watcher_->Describe() : nlohmann::json{{"source", "none"}};
   const Config cfg = config();
   j["config"] = cfg.ToJson();

@@ -66,6 +66,7 @@ Status EnclaveImpl::OpenProviders() {
     biometry_ = simulator_;
   } else if (kind == "fprintd") {
     std::string user = config_.Get("fprintd-user").ok() ? *config_.Get("fprintd-user") : "";
+    if (user.empty()) user = options_.fprintd_user;
     if (user.empty()) {
       const char* u = std::getenv("USER");
       user = u != nullptr ? u : "root";
@@ -127,6 +128,11 @@ Status EnclaveImpl::SetConfig(const std::string& key, const std::string& value) 
     }
     RETURN_IF_ERROR(config_.Set(key, value));
     if (key == "biometry" || key == "fprintd-user") return OpenProviders();
+    if (key == "passcode-max-attempts" || key == "passcode-lockout-seconds") {
+      const keybag::KeybagOptions o = KeybagOptionsFromConfig();
+      keybag_->SetAttemptPolicy(o.max_failed_attempts, o.lockout_duration);
+      return Ok();
+    }
     if (key != "tpm2-tcti") return Ok();
     tokens_.erase("tpm2");  // reopened with the new TCTI on next use
   }
