@@ -12,11 +12,12 @@ namespace {
 const std::set<std::string> kSpecNames = {
     "label",    "application_label", "application_tag", "access_group",
     "token",    "accessible",        "access_control",  "permanent",
-    "can_sign", "can_derive",        "can_decrypt",     "application_password"};
+    "can_sign", "can_derive",        "can_decrypt",     "application_password",
+    "ssh"};
 const std::set<std::string> kQueryNames = {
-    "label", "application_label", "application_tag", "access_group", "token", "kid"};
-const std::set<std::string> kChangeNames = {"label", "application_tag", "can_sign", "can_derive",
-                                            "can_decrypt"};
+    "label", "application_label", "application_tag", "access_group", "token", "kid", "ssh"};
+const std::set<std::string> kChangeNames = {"label",      "application_tag", "can_sign",
+                                            "can_derive", "can_decrypt",     "ssh"};
 
 std::string Text(const SecureBytes& b) { return ToString(b.view()); }
 Bytes Raw(const SecureBytes& b) { return Bytes(b.data(), b.data() + b.size()); }
@@ -79,6 +80,8 @@ Result<KeySpec> SpecFrom(const AttrMap& attrs) {
   ASSIGN_OR_RETURN(spec.can_sign, Flag(attrs, "can_sign"));
   ASSIGN_OR_RETURN(spec.can_derive, Flag(attrs, "can_derive"));
   ASSIGN_OR_RETURN(spec.can_decrypt, Flag(attrs, "can_decrypt"));
+  ASSIGN_OR_RETURN(auto ssh, Flag(attrs, "ssh"));
+  spec.ssh = ssh.value_or(false);
   return spec;
 }
 
@@ -94,6 +97,7 @@ Result<KeyQuery> QueryFrom(const AttrMap& attrs, bool match_all) {
     if (name == "token") q.token = Text(v);
     if (name == "kid") q.kid = Text(v);
   }
+  ASSIGN_OR_RETURN(q.ssh, Flag(attrs, "ssh"));
   return q;
 }
 
@@ -105,7 +109,8 @@ Result<KeyChanges> ChangesFrom(const AttrMap& attrs) {
   ASSIGN_OR_RETURN(c.can_sign, Flag(attrs, "can_sign"));
   ASSIGN_OR_RETURN(c.can_derive, Flag(attrs, "can_derive"));
   ASSIGN_OR_RETURN(c.can_decrypt, Flag(attrs, "can_decrypt"));
-  if (!c.label && !c.application_tag && !c.can_sign && !c.can_derive && !c.can_decrypt)
+  ASSIGN_OR_RETURN(c.ssh, Flag(attrs, "ssh"));
+  if (!c.label && !c.application_tag && !c.can_sign && !c.can_derive && !c.can_decrypt && !c.ssh)
     return ParamError("key changes: nothing to change");
   return c;
 }
