@@ -118,8 +118,19 @@ Status EnclaveImpl::SealKeybagWithTpmIfEmpty() {
   ASSIGN_OR_RETURN(auto sealer, TpmSealer());
   keybag::KeybagOptions opts = KeybagOptionsFromConfig();
   opts.sealer = sealer;
-  keybag_.reset();
-  ASSIGN_OR_RETURN(keybag_, keybag::Keybag::Recreate(options_.home / "keybag", opts));
+  const fs::path dir = options_.home / "keybag";
+  std::unique_ptr<keybag::Keybag> old = std::move(keybag_);
+  auto fresh = keybag::Keybag::Recreate(dir, opts);
+  if (!fresh.ok()) {
+    // A re-creation that failed half-way left the old files or some of them moved aside: that
+    // opens as the old keybag or as a new, empty one (no key or passcode existed). Never leave
+    // the enclave without a keybag.
+    auto reopened = keybag::Keybag::Open(dir, opts);
+    keybag_ = reopened.ok() ? std::move(reopened).value() : std::move(old);
+    return fresh.error();
+  }
+  old.reset();
+  keybag_ = std::move(fresh).value();
   RecordEvent("keybag-sealed", "none", {}, {{"reason", "the device secret is now sealed by the TPM"}});
   return Ok();
 }
