@@ -25,7 +25,10 @@ class CliTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(pattern.data()), nullptr);
     dir_ = pattern;
     fs::create_directories(dir_ / "home");
-    auto e = service::Enclave::Open(service::EnclaveOptions{dir_ / "home", /*debug=*/true});
+    service::EnclaveOptions options;
+    options.home = dir_ / "home";
+    options.debug = true;
+    auto e = service::Enclave::Open(options);
     ASSERT_TRUE(e.ok()) << e.error().ToString();
     enclave_ = std::move(e).value();
     session_ = enclave_->OpenSession(
