@@ -2,9 +2,9 @@
 // reading accepts only the names that mean something there, so a misplaced attribute is an
 // error rather than silently ignored (a query cannot filter on "accessible", for instance).
 #include <set>
-#include <sstream>
 
 #include "capi/handles.h"
+#include "common/text.h"
 
 namespace enclave::capi {
 namespace {
@@ -38,18 +38,6 @@ Result<std::optional<bool>> Flag(const AttrMap& attrs, const char* name) {
   return ParamError(std::string("\"") + name + "\" must be \"true\" or \"false\"");
 }
 
-std::vector<std::string> SplitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    const auto b = item.find_first_not_of(" \t");
-    const auto e = item.find_last_not_of(" \t");
-    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
-  }
-  return out;
-}
-
 }  // namespace
 
 bool KnownAttr(const std::string& name) {
@@ -73,7 +61,7 @@ Result<KeySpec> SpecFrom(const AttrMap& attrs) {
   if (auto* v = get("access_group")) spec.access_group = Text(*v);
   if (auto* v = get("token")) spec.token = Text(*v);
   if (auto* v = get("accessible")) spec.accessible = Text(*v);
-  if (auto* v = get("access_control")) spec.access_control = SplitCommas(Text(*v));
+  if (auto* v = get("access_control")) spec.access_control = SplitCommaList(Text(*v));
   if (auto* v = get("application_password")) spec.application_password = Text(*v);
   ASSIGN_OR_RETURN(auto permanent, Flag(attrs, "permanent"));
   if (permanent) spec.permanent = *permanent;
