@@ -1,6 +1,11 @@
 # The front door. `make demo` and `make test` work on a fresh Debian 12 machine.
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
+FUZZ_DIR ?= build-fuzz
+TSAN_DIR ?= build-tsan
+# Seconds per fuzz target: long for `make fuzz`, CI passes FUZZ_SECONDS=20.
+FUZZ_SECONDS ?= 300
+SOAK_ITERATIONS ?= 1000
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # `make install PREFIX=/usr DESTDIR=/tmp/root` installs under /tmp/root/usr.
@@ -9,7 +14,7 @@ DESTDIR ?=
 # Progress, warnings and errors only: no "Entering directory" lines from the generated makefiles.
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all setup build test test-sanitize demo bench bench-compare format tidy clean install deb
+.PHONY: all setup build test test-sanitize test-tsan fuzz soak demo bench bench-compare format tidy clean install deb
 
 all: build
 
@@ -38,12 +43,37 @@ deb: setup
 test: build
 	@scripts/with-swtpm ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS)
 
-# The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
+# The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer. The C library's tests and
+# the real PKCS#11 clients (pkcs11-tool, openssl)
+# load an instrumented library into uninstrumented hosts (python3, cc programs, the clients), which
+# ASan refuses to start; they run in `make test`.
 test-sanitize: setup
 	@cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DENCLAVE_SANITIZE=ON -DENCLAVE_BENCH=OFF >/dev/null
 	@cmake --build $(ASAN_DIR) -j$(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  scripts/with-swtpm ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS) -E 'Benchmark'
+	  scripts/with-swtpm ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS) -E 'Benchmark|^capi[.]|^e2e[.]Pkcs11Clients$$'
+
+# The daemon, service and client suites under ThreadSanitizer; a separate build of only those
+# tests (and enclaved, which the daemon and client tests start). The single-threaded fault sweep
+# (DurabilityTest) runs in make test and test-sanitize instead.
+TSAN_TESTS = daemon_test service_test client_test
+test-tsan: setup
+	@cmake -S . -B $(TSAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENCLAVE_TSAN=ON -DENCLAVE_BENCH=OFF >/dev/null
+	@cmake --build $(TSAN_DIR) --target $(TSAN_TESTS) enclaved -j$(JOBS)
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  GTEST_FILTER='-DurabilityTest.*' \
+	  scripts/with-swtpm scripts/run-tests $(TSAN_DIR)/tests $(TSAN_TESTS)
+
+# libFuzzer targets for every parser of outside bytes (clang, ASan, UBSan), FUZZ_SECONDS each.
+fuzz: setup
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENCLAVE_FUZZ=ON \
+	  -DENCLAVE_WERROR=OFF -DENCLAVE_BENCH=OFF >/dev/null
+	@cmake --build $(FUZZ_DIR) --target fuzzers -j$(JOBS)
+	@scripts/fuzz $(FUZZ_DIR)/fuzz $(FUZZ_SECONDS)
+
+# SIGKILL of the real daemon at random points under concurrent clients (scripts/soak).
+soak: build
+	@scripts/soak $(BUILD_DIR)/bin --iterations $(SOAK_ITERATIONS)
 
 # The field report's flow, end to end, on the embedded default (the software enclave).
 demo: build
@@ -64,4 +94,4 @@ tidy: build
 	@git ls-files 'src/*.cpp' | xargs clang-tidy -p $(BUILD_DIR) --quiet
 
 clean:
-	@rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	@rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR) $(TSAN_DIR)

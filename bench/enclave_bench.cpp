@@ -58,7 +58,9 @@ struct InProcess {
   std::unique_ptr<service::Enclave> enclave;
   std::unique_ptr<service::Session> session;
   InProcess() {
-    enclave = std::move(service::Enclave::Open({home, false})).value();
+    service::EnclaveOptions options;
+    options.home = home;
+    enclave = std::move(service::Enclave::Open(options)).value();
     session = enclave->OpenSession({});
   }
   ~InProcess() {

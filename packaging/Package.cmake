@@ -21,4 +21,7 @@ set(CPACK_DEBIAN_PACKAGE_SUGGESTS "fprintd, swtpm")
 # Debian ships stripped binaries; debug info would also make the package slow to build.
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_COMPRESSION_TYPE gzip)
+# cpack (and `make install`) must not build every target first: `make deb` and `make install` build
+# what they need, and the package test would otherwise rebuild the whole test suite.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 include(CPack)

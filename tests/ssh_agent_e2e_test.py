@@ -67,7 +67,8 @@ class SshAgentFlow(AgentHome):
         msg = self.h.write("msg.txt", b"hello enclave\n")
         rc, out, err = run(["ssh-keygen", "-Y", "sign", "-f", self.pub, "-n", "file", msg], self.env)
         self.assertEqual(rc, 0, err)
-        self.assertTrue(open(msg + ".sig").read().startswith("-----BEGIN SSH SIGNATURE-----"))
+        with open(msg + ".sig") as f:
+            self.assertTrue(f.read().startswith("-----BEGIN SSH SIGNATURE-----"))
         signers = self.h.write("allowed_signers", f"tester@example {self.line}\n".encode())
         verify = ["ssh-keygen", "-Y", "verify", "-f", signers, "-I", "tester@example", "-s", msg + ".sig"]
         rc, out, err = run(verify + ["-n", "file"], self.env, stdin=b"hello enclave\n")
@@ -118,8 +119,11 @@ class SshAgentFlow(AgentHome):
         rc, out, err = run(["ssh-add", keyfile], self.env)
         self.assertNotEqual(rc, 0)
         self.assertIn("agent refused operation", err)
-        log = open(os.path.join(self.h.dir, "logs", "enclaved.log")).read()
-        self.assertIn("ssh-agent-upstream", log)
+        with open(os.path.join(self.h.dir, "logs", "enclaved.log")) as f:
+            lines = [json.loads(l) for l in f if '"ssh-agent add-identity"' in l]
+        self.assertEqual(len(lines), 1)
+        self.assertEqual(lines[0]["cause"], "unimplemented")
+        self.assertIn("ssh-agent-upstream", lines[0]["reason"])
 
     def test_upstream_agent_serves_file_keys_through_the_same_socket(self):
         up = self.h.path("upstream.sock")

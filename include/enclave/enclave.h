@@ -63,6 +63,7 @@ ENCLAVE_API enclave_attrs* enclave_attrs_new(void);
  *               "can_sign", "can_derive", "can_decrypt" ("true"/"false"),
  *               "application_password" (for the application-password flag)
  *   queries:    "kid"
+ *   all three:  "ssh" ("true"/"false": offered by the ssh agent)
  *   changes (enclave_key_update): "label", "application_tag", "can_sign", "can_derive",
  *               "can_decrypt"
  * Returns -1 for an unknown name or a malformed value. Where an attribute is used decides

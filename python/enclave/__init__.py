@@ -182,12 +182,12 @@ class Enclave:
 
     def create_key(self, application_label=None, label=None, application_tag=None, accessible=None,
                    access_control=None, token=None, access_group=None, permanent=None, can_sign=None,
-                   can_derive=None, can_decrypt=None, application_password=None):
+                   can_derive=None, can_decrypt=None, application_password=None, ssh=None):
         out = ctypes.c_void_p()
         with _Attrs(label=label, application_label=application_label, application_tag=application_tag,
                     accessible=accessible, access_control=access_control, token=token, access_group=access_group,
                     permanent=permanent, can_sign=can_sign, can_derive=can_derive, can_decrypt=can_decrypt,
-                    application_password=application_password) as spec:
+                    application_password=application_password, ssh=ssh) as spec:
             _check(lambda err: _lib().enclave_key_create(self._h, spec, ctypes.byref(out), err))
         return Key(out)
 

@@ -2,9 +2,9 @@
 // reading accepts only the names that mean something there, so a misplaced attribute is an
 // error rather than silently ignored (a query cannot filter on "accessible", for instance).
 #include <set>
-#include <sstream>
 
 #include "capi/handles.h"
+#include "common/text.h"
 
 namespace enclave::capi {
 namespace {
@@ -12,11 +12,12 @@ namespace {
 const std::set<std::string> kSpecNames = {
     "label",    "application_label", "application_tag", "access_group",
     "token",    "accessible",        "access_control",  "permanent",
-    "can_sign", "can_derive",        "can_decrypt",     "application_password"};
+    "can_sign", "can_derive",        "can_decrypt",     "application_password",
+    "ssh"};
 const std::set<std::string> kQueryNames = {
-    "label", "application_label", "application_tag", "access_group", "token", "kid"};
-const std::set<std::string> kChangeNames = {"label", "application_tag", "can_sign", "can_derive",
-                                            "can_decrypt"};
+    "label", "application_label", "application_tag", "access_group", "token", "kid", "ssh"};
+const std::set<std::string> kChangeNames = {"label",      "application_tag", "can_sign",
+                                            "can_derive", "can_decrypt",     "ssh"};
 
 std::string Text(const SecureBytes& b) { return ToString(b.view()); }
 Bytes Raw(const SecureBytes& b) { return Bytes(b.data(), b.data() + b.size()); }
@@ -35,18 +36,6 @@ Result<std::optional<bool>> Flag(const AttrMap& attrs, const char* name) {
   if (v == "true") return std::optional<bool>(true);
   if (v == "false") return std::optional<bool>(false);
   return ParamError(std::string("\"") + name + "\" must be \"true\" or \"false\"");
-}
-
-std::vector<std::string> SplitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    const auto b = item.find_first_not_of(" \t");
-    const auto e = item.find_last_not_of(" \t");
-    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
-  }
-  return out;
 }
 
 }  // namespace
@@ -72,13 +61,15 @@ Result<KeySpec> SpecFrom(const AttrMap& attrs) {
   if (auto* v = get("access_group")) spec.access_group = Text(*v);
   if (auto* v = get("token")) spec.token = Text(*v);
   if (auto* v = get("accessible")) spec.accessible = Text(*v);
-  if (auto* v = get("access_control")) spec.access_control = SplitCommas(Text(*v));
+  if (auto* v = get("access_control")) spec.access_control = SplitCommaList(Text(*v));
   if (auto* v = get("application_password")) spec.application_password = Text(*v);
   ASSIGN_OR_RETURN(auto permanent, Flag(attrs, "permanent"));
   if (permanent) spec.permanent = *permanent;
   ASSIGN_OR_RETURN(spec.can_sign, Flag(attrs, "can_sign"));
   ASSIGN_OR_RETURN(spec.can_derive, Flag(attrs, "can_derive"));
   ASSIGN_OR_RETURN(spec.can_decrypt, Flag(attrs, "can_decrypt"));
+  ASSIGN_OR_RETURN(auto ssh, Flag(attrs, "ssh"));
+  spec.ssh = ssh.value_or(false);
   return spec;
 }
 
@@ -94,6 +85,7 @@ Result<KeyQuery> QueryFrom(const AttrMap& attrs, bool match_all) {
     if (name == "token") q.token = Text(v);
     if (name == "kid") q.kid = Text(v);
   }
+  ASSIGN_OR_RETURN(q.ssh, Flag(attrs, "ssh"));
   return q;
 }
 
@@ -105,7 +97,8 @@ Result<KeyChanges> ChangesFrom(const AttrMap& attrs) {
   ASSIGN_OR_RETURN(c.can_sign, Flag(attrs, "can_sign"));
   ASSIGN_OR_RETURN(c.can_derive, Flag(attrs, "can_derive"));
   ASSIGN_OR_RETURN(c.can_decrypt, Flag(attrs, "can_decrypt"));
-  if (!c.label && !c.application_tag && !c.can_sign && !c.can_derive && !c.can_decrypt)
+  ASSIGN_OR_RETURN(c.ssh, Flag(attrs, "ssh"));
+  if (!c.label && !c.application_tag && !c.can_sign && !c.can_derive && !c.can_decrypt && !c.ssh)
     return ParamError("key changes: nothing to change");
   return c;
 }

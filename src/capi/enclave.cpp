@@ -104,7 +104,7 @@ int enclave_attrs_set(enclave_attrs* attrs, const char* name, const void* value,
   try {
     SecureBytes v(ByteView(static_cast<const uint8_t*>(value), len));
     const std::string n = name;
-    if (n == "permanent" || n.rfind("can_", 0) == 0) {
+    if (n == "permanent" || n == "ssh" || n.rfind("can_", 0) == 0) {
       const std::string_view t(reinterpret_cast<const char*>(v.data()), v.size());
       if (t != "true" && t != "false") return -1;
     }

@@ -141,14 +141,16 @@ int Doctor(Context& ctx) {
   std::ostringstream table;
   const auto keys = r->value("keys", nlohmann::json::array());
   if (!keys.empty())
-    table << std::left << std::setw(34) << "KID" << std::setw(21) << "VERDICT"
+    table << std::left << std::setw(18) << "KID" << std::setw(21) << "VERDICT"
           << "CAUSE / REMEDY\n";
   for (const auto& k : keys) {
     const std::string verdict = k.value("verdict", "");
     any_dead = any_dead || verdict == "permanently-invalid";
-    table << std::setw(34) << k.value("kid", "?") << std::setw(21) << verdict;
+    table << std::setw(18) << k.value("kid", "?");
     if (k.contains("cause") && k["cause"].is_string() && !k["cause"].get<std::string>().empty()) {
-      table << k["cause"].get<std::string>() << " / " << k.value("remedy", "");
+      table << std::setw(21) << verdict << k["cause"].get<std::string>() << " / " << k.value("remedy", "");
+    } else {
+      table << verdict;
     }
     table << "\n";
   }

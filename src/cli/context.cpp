@@ -1,7 +1,12 @@
 #include "cli/context.h"
 
+#include <fcntl.h>
 #include <openssl/crypto.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -78,12 +83,75 @@ std::string HumanJson(const nlohmann::json& doc, int indent) {
   return s;
 }
 
-Result<Bytes> ReadFileBytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return OSStatusError(errsec::kIO, "cannot read '" + path + "'").WithCause("bad-parameter");
-  Bytes data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (f.bad()) return OSStatusError(errsec::kIO, "error reading '" + path + "'").WithCause("bad-parameter");
-  return data;
+namespace {
+
+Error InputError(const std::string& path, const std::string& why) {
+  return OSStatusError(errsec::kParam, "cannot read '" + path + "': " + why).WithCause("bad-parameter");
+}
+
+// Opens an input file for reading; a directory is the caller's mistake, not ours.
+Result<int> OpenInput(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return InputError(path, std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return InputError(path, "it is a directory");
+  }
+  return fd;
+}
+
+// Reads up to `len` bytes, retrying on EINTR; -1 with errno on failure.
+ssize_t ReadSome(int fd, uint8_t* buf, size_t len) {
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, len);
+    if (n >= 0 || errno != EINTR) return n;
+  }
+}
+
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  ~FdCloser() { ::close(fd_); }
+  FdCloser(const FdCloser&) = delete;
+  FdCloser& operator=(const FdCloser&) = delete;
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+Result<Bytes> ReadFileBytes(const std::string& path, size_t limit) {
+  ASSIGN_OR_RETURN(const int fd, OpenInput(path));
+  FdCloser closer(fd);
+  Bytes data;
+  uint8_t buf[65536];
+  for (;;) {
+    const ssize_t n = ReadSome(fd, buf, sizeof buf);
+    if (n < 0) return InputError(path, std::strerror(errno));
+    if (n == 0) return data;
+    if (data.size() + static_cast<size_t>(n) > limit) {
+      return OSStatusError(errsec::kParam, "'" + path + "' is larger than one request may carry (" +
+                                               std::to_string(limit) +
+                                               " bytes); message signature algorithms take input of any size")
+          .WithCause("input-too-large");
+    }
+    data.insert(data.end(), buf, buf + n);
+  }
+}
+
+Result<Bytes> HashFile(const std::string& path, crypto::Hash hash) {
+  ASSIGN_OR_RETURN(const int fd, OpenInput(path));
+  FdCloser closer(fd);
+  crypto::DigestStream digest(hash);
+  uint8_t buf[65536];
+  for (;;) {
+    const ssize_t n = ReadSome(fd, buf, sizeof buf);
+    if (n < 0) return InputError(path, std::strerror(errno));
+    if (n == 0) return digest.Finish();
+    digest.Update(ByteView(buf, static_cast<size_t>(n)));
+  }
 }
 
 Status WriteFileBytes(const std::string& path, ByteView data) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/cli.h"
+#include "crypto/ec.h"
 
 namespace enclave::cli {
 
@@ -30,7 +31,17 @@ struct Context {
 // Renders a JSON document as indented "key: value" lines for people.
 std::string HumanJson(const nlohmann::json& doc, int indent = 0);
 
-Result<Bytes> ReadFileBytes(const std::string& path);
+// The largest input one request carries whole (the wire protocol's frame limit, less room for
+// the rest of the request).
+inline constexpr size_t kMaxRequestInput = (1 << 20) - 4096;
+// What a command that needs no daemon (encrypt, verify) reads whole at most.
+inline constexpr size_t kMaxLocalInput = size_t{256} << 20;
+// Reads a file of at most `limit` bytes; a larger one is errSecParam (cause input-too-large)
+// after reading no more than limit + 1 bytes, so /dev/zero ends too. A directory or an
+// unreadable file is errSecParam (cause bad-parameter).
+Result<Bytes> ReadFileBytes(const std::string& path, size_t limit = kMaxRequestInput);
+// Hashes a file of any size (or an endless stream, until it ends) in bounded memory.
+Result<Bytes> HashFile(const std::string& path, crypto::Hash hash);
 Status WriteFileBytes(const std::string& path, ByteView data);
 // Reads one line (without the line end) from the environment's input, for --passcode-stdin.
 Result<SecureBytes> ReadSecretLine(Environment& env, const std::string& what);

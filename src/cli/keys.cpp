@@ -2,25 +2,13 @@
 // attest.
 #include <cctype>
 #include <memory>
-#include <sstream>
 
 #include "cli/context.h"
+#include "common/text.h"
 #include "crypto/ec.h"
 
 namespace enclave::cli {
 namespace {
-
-std::vector<std::string> SplitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    const auto b = item.find_first_not_of(" \t");
-    const auto e = item.find_last_not_of(" \t");
-    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
-  }
-  return out;
-}
 
 std::string KeyLine(const KeyInfo& k) {
   std::string label = k.label.empty() ? "" : " label=\"" + k.label + "\"";
@@ -88,7 +76,7 @@ int Create(Context& ctx, const CreateOptions& o) {
   spec.key_type = o.key_type;
   spec.key_size = o.key_size;
   spec.accessible = o.accessible;
-  spec.access_control = SplitCommas(o.access_control);
+  spec.access_control = SplitCommaList(o.access_control);
   spec.permanent = !o.non_permanent;
   spec.ssh = o.ssh;
   if (o.application_password_stdin) {

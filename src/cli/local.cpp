@@ -5,7 +5,6 @@
 #include "common/explain.h"
 #include "crypto/algorithm.h"
 #include "crypto/ec.h"
-#include "crypto/message_digest.h"
 
 #if ENCLAVE_CLI_HAVE_TPM2_VERIFY
 #include "token/tpm2/tpm2_attestation.h"
@@ -31,7 +30,7 @@ int Encrypt(Context& ctx, const LocalOptions& o) {
   if (!alg.ok()) return ctx.Fail(alg.error());
   auto key = ReadPublicKey(o.public_key);
   if (!key.ok()) return ctx.Fail(key.error());
-  auto plaintext = ReadFileBytes(o.in);
+  auto plaintext = ReadFileBytes(o.in, kMaxLocalInput);
   if (!plaintext.ok()) return ctx.Fail(plaintext.error());
   auto ct = crypto::EciesEncrypt(*alg, *key, *plaintext);
   if (!ct.ok()) return ctx.Fail(ct.error());
@@ -45,22 +44,19 @@ int Verify(Context& ctx, const LocalOptions& o) {
   if (!alg.ok()) return ctx.Fail(alg.error());
   auto key = ReadPublicKey(o.public_key);
   if (!key.ok()) return ctx.Fail(key.error());
+  // A message is hashed as it is read, as `sign` does: any size in bounded memory.
+  crypto::Algorithm check = *alg;
+  Result<Bytes> data = Bytes{};
+  if (auto digest_alg = alg->hash ? crypto::DigestCounterpart(*alg) : std::nullopt) {
+    check = *digest_alg;
+    data = HashFile(o.in, *alg->hash);
+  } else {
+    data = ReadFileBytes(o.in, kMaxLocalInput);
+  }
+  if (!data.ok()) return ctx.Fail(data.error());
   auto sig = ReadFileBytes(o.signature);
   if (!sig.ok()) return ctx.Fail(sig.error());
-  // A message is hashed as it is read, never held whole (the same as `enclave sign` does).
-  auto prehashed = crypto::PrehashFileForSigning(alg->name, o.in);
-  if (!prehashed.ok()) return ctx.Fail(prehashed.error());
-  if (*prehashed) {
-    auto digest_alg = crypto::FindAlgorithm((*prehashed)->algorithm);
-    if (!digest_alg.ok()) return ctx.Fail(digest_alg.error());
-    if (auto s = crypto::VerifySignature(*digest_alg, *key, (*prehashed)->input, *sig); !s.ok()) {
-      return ctx.Fail(s.error());
-    }
-    return ctx.Print({{"valid", true}, {"algorithm", alg->name}}, "signature is valid\n");
-  }
-  auto data = ReadFileBytes(o.in);
-  if (!data.ok()) return ctx.Fail(data.error());
-  if (auto s = crypto::VerifySignature(*alg, *key, *data, *sig); !s.ok()) return ctx.Fail(s.error());
+  if (auto s = crypto::VerifySignature(check, *key, *data, *sig); !s.ok()) return ctx.Fail(s.error());
   return ctx.Print({{"valid", true}, {"algorithm", alg->name}}, "signature is valid\n");
 }
 

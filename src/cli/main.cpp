@@ -16,6 +16,27 @@ using enclave::Result;
 
 Result<nlohmann::json> ControlDaemon(const std::filesystem::path& home, std::string_view action, bool debug) {
   namespace client = enclave::client;
+  if (const auto system = enclave::SystemSocket()) {
+    if (action != "status") {
+      return enclave::OSStatusError(enclave::errsec::kParam,
+                                    "in system mode the daemon is the system service: use systemctl " +
+                                        std::string(action) + " enclaved-system.service")
+          .WithCause("bad-parameter");
+    }
+    nlohmann::json doc = {
+        {"action", "status"}, {"mode", "system"}, {"socket", system->string()}, {"running", false}};
+    enclave::client::ConnectOptions options;
+    options.socket = *system;
+    auto c = client::Client::Connect(options);
+    if (c.ok()) {
+      if (auto pong = (*c)->Ping(); pong.ok()) {
+        doc["running"] = true;
+        doc["pid"] = (*pong)["pid"];
+        doc["version"] = (*pong)["version"];
+      }
+    }
+    return doc;
+  }
   if (action == "stop" || action == "restart") {
     if (auto s = client::StopDaemon(home); !s.ok()) return s.error();
   }

@@ -2,8 +2,8 @@
 #include <memory>
 
 #include "cli/context.h"
+#include "crypto/algorithm.h"
 #include "crypto/ec.h"
-#include "crypto/message_digest.h"
 
 namespace enclave::cli {
 namespace {
@@ -18,6 +18,22 @@ struct OperationOptions {
 
 enum class Kind { kSign, kDecrypt, kKeyExchange };
 
+// The input of a sign or decrypt. A message to sign with a message algorithm is hashed here as
+// it is read (any size, bounded memory) and *algorithm becomes the matching digest algorithm;
+// everything else must fit in one request.
+Result<Bytes> ReadOperationInput(const std::string& path, Kind kind, std::string* algorithm) {
+  if (kind == Kind::kSign) {
+    if (auto alg = crypto::FindAlgorithm(*algorithm); alg.ok() && alg->hash) {
+      if (auto digest_alg = crypto::DigestCounterpart(*alg)) {
+        ASSIGN_OR_RETURN(Bytes digest, HashFile(path, *alg->hash));
+        *algorithm = digest_alg->name;
+        return digest;
+      }
+    }
+  }
+  return ReadFileBytes(path);
+}
+
 int RunOperation(Context& ctx, const OperationOptions& o, Kind kind) {
   if (o.sel.empty()) {
     return ctx.Fail(OSStatusError(errsec::kParam, "select the key (--label, --application-label, --kid, ...)")
@@ -25,6 +41,7 @@ int RunOperation(Context& ctx, const OperationOptions& o, Kind kind) {
   }
   auto q = o.sel.ToQuery(false);
   if (!q.ok()) return ctx.Fail(q.error());
+  std::string algorithm = o.algorithm;
   Bytes input;
   Bytes shared_info;
   if (kind == Kind::kKeyExchange) {
@@ -40,20 +57,8 @@ int RunOperation(Context& ctx, const OperationOptions& o, Kind kind) {
             OSStatusError(errsec::kParam, "--shared-info-hex: not hex").WithCause("bad-parameter"));
       shared_info = std::move(*si);
     }
-  }
-  // A message algorithm hashes the file here, in chunks: the message is never held whole, and
-  // only its digest goes to the enclave (with the matching digest algorithm).
-  std::string algorithm = o.algorithm;
-  if (kind == Kind::kSign) {
-    auto prehashed = crypto::PrehashFileForSigning(o.algorithm, o.in);
-    if (!prehashed.ok()) return ctx.Fail(prehashed.error());
-    if (*prehashed) {
-      algorithm = (*prehashed)->algorithm;
-      input = std::move((*prehashed)->input);
-    }
-  }
-  if (kind != Kind::kKeyExchange && algorithm == o.algorithm) {
-    auto data = ReadFileBytes(o.in);
+  } else {
+    auto data = ReadOperationInput(o.in, kind, &algorithm);
     if (!data.ok()) return ctx.Fail(data.error());
     input = std::move(*data);
   }
@@ -65,19 +70,18 @@ int RunOperation(Context& ctx, const OperationOptions& o, Kind kind) {
   if (o.size_opt != nullptr && o.size_opt->count() > 0) size = o.requested_size;
   auto r = WithPasscodeRetry<OperationResult>(ctx, auth, o.passcode_stdin, [&](const AuthOptions& a) {
     switch (kind) {
-      case Kind::kSign: {
-        auto signed_input = (*api)->Sign(*q, algorithm, input, a);
-        if (signed_input.ok()) signed_input->algorithm = o.algorithm;
-        return signed_input;
-      }
+      case Kind::kSign:
+        return (*api)->Sign(*q, algorithm, input, a);
       case Kind::kDecrypt:
-        return (*api)->Decrypt(*q, o.algorithm, input, a);
+        return (*api)->Decrypt(*q, algorithm, input, a);
       case Kind::kKeyExchange:
         break;
     }
-    return (*api)->KeyExchange(*q, o.algorithm, input, size, shared_info, a);
+    return (*api)->KeyExchange(*q, algorithm, input, size, shared_info, a);
   });
   if (!r.ok()) return ctx.Fail(r.error());
+  // A message hashed here was signed as its digest; the caller asked for the message algorithm.
+  if (r->algorithm == algorithm) r->algorithm = o.algorithm;
 
   const bool to_file = o.out_opt->count() > 0 && o.out != "-";
   if (to_file) {

@@ -1,12 +1,15 @@
 // The diagnostics bundle: the service's report files plus the CLI's own version facts, packed
 // with tar(1) into a .tar.gz.
+#include <fcntl.h>
 #include <openssl/opensslv.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 
@@ -56,15 +59,34 @@ bool SafeMemberName(const std::string& name) {
   return true;
 }
 
+// tar writes the bundle to a descriptor opened here 0600: the bundle describes the enclave and
+// stays as private as the home it came from, whatever the umask.
 Status RunTar(const fs::path& dir, const std::string& out) {
-  const std::string out_abs = fs::absolute(out).string();
+  const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return OSStatusError(errsec::kParam, "cannot write '" + out + "': " + std::strerror(errno))
+        .WithCause("bad-parameter");
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  if (::fchmod(fd, 0600) != 0) {
+    return OSStatusError(errsec::kParam, "cannot make '" + out + "' private: " + std::strerror(errno))
+        .WithCause("bad-parameter");
+  }
   const std::string dir_s = dir.string();
-  std::vector<std::string> args = {"tar", "-czf", out_abs, "-C", dir_s, "."};
+  std::vector<std::string> args = {"tar", "-czf", "-", "-C", dir_s, "."};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fd, STDOUT_FILENO);
   pid_t pid = 0;
-  if (posix_spawnp(&pid, "tar", nullptr, nullptr, argv.data(), environ) != 0) {
+  const int spawned = posix_spawnp(&pid, "tar", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) {
     return OSStatusError(errsec::kIO, "cannot run tar to write the bundle").WithCause("internal");
   }
   int wstatus = 0;

@@ -1,5 +1,6 @@
 #include "client/client.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -22,14 +23,36 @@ Error DaemonUnavailable(const std::string& what) {
   return OSStatusError(errsec::kNotAvailable, what).WithCause("daemon-unavailable");
 }
 
-Result<daemon::UniqueFd> ConnectSocket(const std::filesystem::path& home, int* error_number) {
+Error ConnectError(const std::string& what, int err) {
+  Error e = DaemonUnavailable(what);
+  switch (err) {
+    case ENAMETOOLONG:
+      e.cause = "socket-path-too-long";
+      break;
+    case ENOTDIR:
+      e.cause = "home-unusable";
+      break;
+    case EACCES:
+    case EPERM:
+      e.cause = "permission-denied";
+      break;
+    default:
+      break;  // nothing listens (yet), or a resource ran short: transient
+  }
+  return e;
+}
+
+Result<daemon::UniqueFd> ConnectSocketPath(const std::filesystem::path& socket, int* error_number) {
   *error_number = 0;
-  const std::string path = SocketPath(home).string();
+  const std::string path = socket.string();
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof addr.sun_path) {
     *error_number = ENAMETOOLONG;
-    return DaemonUnavailable("the socket path " + path + " is longer than a Unix socket allows");
+    return ConnectError("the socket path " + path + " is " + std::to_string(path.size()) +
+                            " bytes, longer than a Unix socket allows (" +
+                            std::to_string(sizeof addr.sun_path - 1) + "); use a shorter ENCLAVE_HOME",
+                        ENAMETOOLONG);
   }
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   daemon::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -43,9 +66,13 @@ Result<daemon::UniqueFd> ConnectSocket(const std::filesystem::path& home, int* e
   } while (rc != 0 && errno == EINTR);
   if (rc != 0) {
     *error_number = errno;
-    return DaemonUnavailable("cannot connect to " + path + ": " + std::strerror(errno));
+    return ConnectError("cannot connect to " + path + ": " + std::strerror(errno), errno);
   }
   return fd;
+}
+
+Result<daemon::UniqueFd> ConnectSocket(const std::filesystem::path& home, int* error_number) {
+  return ConnectSocketPath(SocketPath(home), error_number);
 }
 
 Result<wire::Response> ReadResponse(int fd) {
@@ -96,8 +123,10 @@ Result<daemon::UniqueFd> ConnectOrStart(const std::filesystem::path& home, const
 
   const Status started = StartDaemon(home, options.debug, options.daemon_path);
   if (!started.ok()) {
-    return DaemonUnavailable("no daemon listens on " + SocketPath(home).string() +
-                             "; starting one failed: " + started.error().description);
+    Error e = DaemonUnavailable("no daemon listens on " + SocketPath(home).string() +
+                                "; starting one failed: " + started.error().description);
+    e.cause = started.error().cause;
+    return e;
   }
   // The daemon is ready when StartDaemon returns; retrying covers a daemon that another client
   // was starting at the same moment.
@@ -115,14 +144,49 @@ Result<daemon::UniqueFd> ConnectOrStart(const std::filesystem::path& home, const
 }  // namespace internal
 
 Result<std::unique_ptr<Client>> Client::Connect(const ConnectOptions& options) {
+  std::filesystem::path socket = options.socket;
+  if (socket.empty() && options.allow_system_mode) {
+    if (auto system = SystemSocket()) socket = *system;
+  }
+  if (!socket.empty()) {
+    // The system daemon is started by its supervisor, never by a client.
+    int err = 0;
+    auto fd = internal::ConnectSocketPath(socket, &err);
+    if (!fd.ok()) {
+      Error e = std::move(fd).error();
+      e.description = "the system enclave daemon is not reachable (" + e.description +
+                      "); is enclaved-system.socket enabled?";
+      return e;
+    }
+    auto client = std::unique_ptr<Client>(new Client(socket.parent_path(), std::move(fd).value()));
+    client->socket_ = socket;
+    return client;
+  }
   const std::filesystem::path home = options.home.empty() ? ResolveHome() : options.home;
   ASSIGN_OR_RETURN(auto fd, internal::ConnectOrStart(home, options));
-  return std::unique_ptr<Client>(new Client(home, std::move(fd)));
+  auto client = std::unique_ptr<Client>(new Client(home, std::move(fd)));
+  client->options_ = options;
+  client->options_.home = home;
+  return client;
 }
 
 // A reply may take as long as the user takes to answer a prompt; once begun it must be whole
 // within 30 s.
 constexpr auto kReplyTimeout = std::chrono::seconds(30);
+
+void Client::ReconnectIfClosedWhileIdle() {
+  if (!fd_.valid() || stateful_) return;
+  pollfd p{fd_.get(), POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0) return;
+  char byte;
+  if (::recv(fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) return;  // not a close
+  int err = 0;
+  auto fd = socket_.empty() ? internal::ConnectOrStart(home_, options_)
+                            : internal::ConnectSocketPath(socket_, &err);
+  if (!fd.ok()) return;
+  fd_ = std::move(fd).value();
+  reader_ = std::make_unique<daemon::SocketFrameReader>(fd_.get(), kReplyTimeout);
+}
 
 Client::Client(std::filesystem::path home, daemon::UniqueFd fd)
     : home_(std::move(home)),
@@ -152,6 +216,7 @@ Result<wire::Response> Client::ReadReplyLocked() {
 
 Result<wire::Response> Client::Call(wire::Request& request) {
   std::lock_guard lock(mu_);
+  ReconnectIfClosedWhileIdle();
   if (!fd_.valid()) return internal::DaemonUnavailable("the connection to the daemon is closed");
   request.set_id(next_id_++);
   out_.clear();
@@ -194,6 +259,7 @@ Result<KeyInfo> Client::CreateKey(const KeySpec& spec) {
   daemon::ToWire(spec, r.mutable_create_key()->mutable_spec());
   ASSIGN_OR_RETURN(auto resp, Call(r));
   if (!resp.has_key()) return Unexpected(resp);
+  if (!spec.permanent) stateful_ = true;
   return daemon::FromWire(resp.key());
 }
 
@@ -373,6 +439,7 @@ Result<std::string> Client::CreateAuthContext(int reuse_seconds) {
   r.mutable_create_auth_context()->set_reuse_seconds(reuse_seconds);
   ASSIGN_OR_RETURN(auto resp, Call(r));
   if (!resp.has_auth_context()) return Unexpected(resp);
+  stateful_ = true;
   return resp.auth_context().context_id();
 }
 

@@ -4,6 +4,7 @@
 // serialized; use one Client per thread for parallel requests.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -31,6 +32,11 @@ struct ConnectOptions {
   // The enclaved to start; empty: $ENCLAVED, else beside this executable, else on $PATH.
   std::filesystem::path daemon_path;
   bool debug = false;  // start the daemon with --debug
+  // A daemon socket to use instead of the home's (the system daemon's); never autostarted.
+  std::filesystem::path socket;
+  // Whether $ENCLAVE_MODE / the mode file may select the system daemon (common/home.h
+  // SystemSocket) when `socket` is empty.
+  bool allow_system_mode = true;
 };
 
 class Client : public Api {
@@ -80,13 +86,20 @@ class Client : public Api {
   // Reads the next reply on the connection (mu_ held).
   Result<wire::Response> ReadReplyLocked();
   void CloseLocked();
+  // Under mu_: a connection the daemon closed while it sat idle (its idle limit, or its slot
+  // given to another client) is replaced, unless the session held something (auth contexts,
+  // non-permanent keys) that a new connection would silently lack.
+  void ReconnectIfClosedWhileIdle();
 
   std::filesystem::path home_;
+  std::filesystem::path socket_;  // the system daemon's, when connected to it
+  ConnectOptions options_;
   std::mutex mu_;
   daemon::UniqueFd fd_;
   std::unique_ptr<daemon::SocketFrameReader> reader_;  // replies, several per recv when pipelined
   Bytes out_;                                          // request frames, reused
   uint64_t next_id_ = 1;
+  std::atomic<bool> stateful_{false};
 };
 
 // Starts enclaved for `home` and returns once it serves (or another daemon already does).

@@ -17,6 +17,9 @@ Error DaemonUnavailable(const std::string& what);
 // Connects to <home>/enclaved.sock. On failure *error_number holds connect's errno (ENOENT or
 // ECONNREFUSED mean that no daemon listens).
 Result<daemon::UniqueFd> ConnectSocket(const std::filesystem::path& home, int* error_number);
+// The same for a socket path. Failures no retry fixes get permanent causes: socket-path-too-long,
+// home-unusable (ENOTDIR), permission-denied (EACCES).
+Result<daemon::UniqueFd> ConnectSocketPath(const std::filesystem::path& socket, int* error_number);
 
 // Connects, starting the daemon first when nothing listens and options.autostart allows.
 Result<daemon::UniqueFd> ConnectOrStart(const std::filesystem::path& home, const ConnectOptions& options);

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -72,6 +73,9 @@ Result<std::pair<int, std::string>> RunAndWait(const std::vector<std::string>& a
       ::dup2(null, STDIN_FILENO);
       ::dup2(null, STDOUT_FILENO);
     }
+    // The caller's other descriptors (a pipeline's ends, sockets) must not live on in the
+    // daemon: a reader waiting for their end would wait for the daemon's.
+    ::close_range(3, ~0U, 0);
     ::execv(argv[0], argv.data());
     const char msg[] = "cannot execute the daemon\n";
     [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
@@ -102,7 +106,12 @@ Result<std::pair<int, std::string>> RunAndWait(const std::vector<std::string>& a
 std::vector<std::filesystem::path> DaemonCandidates(const std::filesystem::path& explicit_path) {
   std::vector<std::filesystem::path> out;
   if (!explicit_path.empty()) out.push_back(explicit_path);
-  if (const char* env = std::getenv("ENCLAVED"); env && *env) out.emplace_back(env);
+  // $ENCLAVED is the whole answer when set: a user pointing at one daemon (or at nothing, to
+  // disable autostart) must not get another one found elsewhere.
+  if (const char* env = std::getenv("ENCLAVED"); env && *env) {
+    out.emplace_back(env);
+    return out;
+  }
   std::error_code ec;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) {
@@ -140,9 +149,17 @@ Status StartDaemon(const std::filesystem::path& home, bool debug, const std::fil
   if (debug) args.push_back("--debug");
   ASSIGN_OR_RETURN(auto run, RunAndWait(args));
   if (run.first == 0 || run.first == kDaemonExitAlreadyRunning) return Ok();
-  return internal::DaemonUnavailable("started " + daemon.string() + " --home " + home.string() +
-                                     ", which exited with status " + std::to_string(run.first) +
-                                     (run.second.empty() ? "" : ": " + run.second));
+  Error e = internal::DaemonUnavailable("started " + daemon.string() + " --home " + home.string() +
+                                        ", which exited with status " + std::to_string(run.first) +
+                                        (run.second.empty() ? "" : ": " + run.second));
+  // enclaved ends its complaint with "(cause ID)": a setup no retry can fix keeps its cause.
+  static const std::regex kCause(R"(\(cause ([a-z0-9-]+)\)\s*$)");
+  std::smatch m;
+  if (std::regex_search(run.second, m, kCause)) {
+    Error classified = OSStatusError(e.code, e.description).WithCause(m[1].str());
+    if (classified.permanence() != "unknown") e.cause = m[1].str();
+  }
+  return e;
 }
 
 Status StopDaemon(const std::filesystem::path& home) {

@@ -8,13 +8,16 @@
 #include <string_view>
 #include <vector>
 
+#include "common/secure_memory.h"
+
 namespace enclave {
 
 using Bytes = std::vector<uint8_t>;
 using ByteView = std::span<const uint8_t>;
 
-// A byte buffer for secrets (private scalars, class keys, passcodes): the memory is
-// wiped with OPENSSL_cleanse when the buffer is destroyed or shrinks.
+// A byte buffer for secrets (private scalars, class keys, passcodes): the memory comes from the
+// locked secret arena (common/secure_memory.h) and is wiped when the buffer is destroyed, shrinks
+// or moves.
 class SecureBytes {
  public:
   SecureBytes() = default;
@@ -36,7 +39,7 @@ class SecureBytes {
   bool operator==(const SecureBytes& o) const;
 
  private:
-  std::vector<uint8_t> data_;
+  std::vector<uint8_t, SecureAllocator<uint8_t>> data_;
 };
 
 inline ByteView AsBytes(std::string_view s) {

@@ -23,6 +23,7 @@ inline constexpr char kTPM[] = "TPM";
 // OSStatus values used by enclave (SecBase.h numbers).
 namespace errsec {
 inline constexpr int64_t kUnimplemented = -4;
+inline constexpr int64_t kDiskFull = -34;
 inline constexpr int64_t kIO = -36;
 inline constexpr int64_t kParam = -50;
 inline constexpr int64_t kAllocate = -108;

@@ -12,7 +12,7 @@ namespace enclave::catalog {
 struct CauseEntry {
   std::string id;
   std::string permanence;  // transient | needs-user-action | permanent | none
-  std::string remedy;      // retry | unlock | authenticate | set-passcode | enroll-biometry | reenroll | report | fix-call | none
+  std::string remedy;      // retry | unlock | authenticate | set-passcode | enroll-biometry | reenroll | report | fix-call | fix-setup | none
   std::string meaning;
 };
 

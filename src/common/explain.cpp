@@ -251,6 +251,9 @@ std::string RemedyText(std::string_view remedy) {
        "Capture a diagnostics bundle at once (`enclave sysdiagnose -o FILE.tar.gz`) and file a bug report."},
       {"fix-call",
        "Correct the request (parameters, algorithm, configuration); retrying unchanged will not help."},
+      {"fix-setup",
+       "Fix the setup the description names (a path's length, a folder's type or permissions, a read-only "
+       "file system); retrying unchanged will not help."},
       {"none", "Nothing is broken; this is an ordinary outcome to handle in the caller."},
   };
   auto it = kText.find(remedy);

@@ -144,6 +144,17 @@ Result<Algorithm> FindAlgorithm(std::string_view name) {
       .WithCause("unsupported-algorithm");
 }
 
+std::optional<Algorithm> DigestCounterpart(const Algorithm& message_algorithm) {
+  if (message_algorithm.operation != Operation::kSign || !message_algorithm.is_message) return std::nullopt;
+  for (const auto& a : AllAlgorithms()) {
+    if (a.operation == Operation::kSign && !a.is_message && a.hash == message_algorithm.hash &&
+        a.raw_signature == message_algorithm.raw_signature) {
+      return a;
+    }
+  }
+  return std::nullopt;
+}
+
 Result<Bytes> SignatureInputDigest(const Algorithm& alg, ByteView input) {
   RETURN_IF_ERROR(RequireOperation(alg, Operation::kSign, "a signature algorithm"));
   if (alg.is_message) return Digest(alg.hash.value_or(Hash::kSha256), input);

@@ -31,6 +31,10 @@ struct Algorithm {
 // Unknown names: errSecParam naming the supported algorithms.
 Result<Algorithm> FindAlgorithm(std::string_view name);
 const std::vector<Algorithm>& AllAlgorithms();
+// For a message signature algorithm, the digest algorithm that signs the message's digest with
+// the same result (message-x962-sha256 -> digest-x962-sha256), so that a client can hash a
+// message of any size itself; nullopt for every other algorithm.
+std::optional<Algorithm> DigestCounterpart(const Algorithm& message_algorithm);
 
 // Signing, split around the token: input -> digest for the token; token's DER -> output.
 // A digest algorithm checks the digest size (errSecParam "bad digest size").

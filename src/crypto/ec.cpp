@@ -158,6 +158,27 @@ Bytes Digest(Hash h, ByteView data) {
   return out;
 }
 
+DigestStream::DigestStream(Hash h) : ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ == nullptr || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), Md(h), nullptr) != 1) {
+    Fatal("EVP_DigestInit_ex");
+  }
+}
+
+DigestStream::~DigestStream() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+
+void DigestStream::Update(ByteView data) {
+  if (EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size()) != 1)
+    Fatal("EVP_DigestUpdate");
+}
+
+Bytes DigestStream::Finish() {
+  Bytes out(EVP_MAX_MD_SIZE);
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), out.data(), &len) != 1) Fatal("EVP_DigestFinal_ex");
+  out.resize(len);
+  return out;
+}
+
 Bytes RandomBytes(size_t n) {
   Bytes out(n);
   if (n > 0 && RAND_bytes(out.data(), static_cast<int>(n)) != 1) Fatal("RAND_bytes");

@@ -14,6 +14,20 @@ enum class Hash { kSha1, kSha224, kSha256, kSha384, kSha512 };
 size_t DigestSize(Hash h);
 std::string HashName(Hash h);  // "SHA256"
 Bytes Digest(Hash h, ByteView data);
+
+// A digest computed piece by piece (a message of any size in bounded memory).
+class DigestStream {
+ public:
+  explicit DigestStream(Hash h);
+  ~DigestStream();
+  DigestStream(const DigestStream&) = delete;
+  DigestStream& operator=(const DigestStream&) = delete;
+  void Update(ByteView data);
+  Bytes Finish();
+
+ private:
+  void* ctx_;  // EVP_MD_CTX
+};
 Bytes RandomBytes(size_t n);
 SecureBytes RandomSecret(size_t n);
 

@@ -21,6 +21,8 @@ std::string FrameErrorName(FrameError e) {
       return "timeout";
     case FrameError::kIo:
       return "io";
+    case FrameError::kIdle:
+      return "idle";
   }
   return "io";
 }
@@ -41,6 +43,10 @@ std::optional<FrameError> FrameReader::ReadExactly(uint8_t* buf, size_t len, boo
       return FrameError::kTruncated;
     }
     if (errno == EINTR) continue;
+    if (errno == ETIMEDOUT && !in_frame) {
+      *detail = "the connection was idle too long";
+      return FrameError::kIdle;
+    }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       *detail = "a frame did not arrive in time";
       return FrameError::kTimeout;
@@ -80,14 +86,24 @@ FrameReadResult FrameReader::Next() {
 
 long SocketSource::operator()(uint8_t* buf, size_t len, bool in_frame) {
   using Clock = std::chrono::steady_clock;
+  std::optional<Clock::time_point> idle_deadline;
   if (!in_frame) {
     deadline_.reset();
+    if (idle_timeout_.count() > 0) idle_deadline = Clock::now() + idle_timeout_;
   } else if (!deadline_) {
     deadline_ = Clock::now() + timeout_;
   }
   for (;;) {
     int wait_ms = -1;
-    if (deadline_) {
+    if (idle_deadline) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*idle_deadline - Clock::now()).count();
+      if (left <= 0) {
+        errno = ETIMEDOUT;
+        return -1;
+      }
+      wait_ms = static_cast<int>(left);
+    } else if (deadline_) {
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(*deadline_ - Clock::now()).count();
       if (left <= 0) {
@@ -103,7 +119,7 @@ long SocketSource::operator()(uint8_t* buf, size_t len, bool in_frame) {
       return -1;
     }
     if (ready == 0) {
-      errno = EAGAIN;
+      errno = idle_deadline ? ETIMEDOUT : EAGAIN;
       return -1;
     }
     const ssize_t n = recv(fd_, buf, len, MSG_DONTWAIT);
@@ -112,8 +128,9 @@ long SocketSource::operator()(uint8_t* buf, size_t len, bool in_frame) {
   }
 }
 
-FrameReadResult ReadSocketFrame(int fd, std::chrono::milliseconds frame_timeout) {
-  SocketSource source(fd, frame_timeout);
+FrameReadResult ReadSocketFrame(int fd, std::chrono::milliseconds frame_timeout,
+                                std::chrono::milliseconds idle_timeout) {
+  SocketSource source(fd, frame_timeout, idle_timeout);
   FrameReader reader(
       [&source](uint8_t* buf, size_t len, bool in_frame) { return source(buf, len, in_frame); });
   return reader.Next();

@@ -23,7 +23,8 @@ inline constexpr size_t kFrameHeaderSize = 4;
 inline constexpr size_t kMaxFrameSize = 1 << 20;  // 1 MiB
 
 // Why a frame could not be read. kClosed is the peer's orderly close between frames.
-enum class FrameError { kClosed, kTruncated, kTooLarge, kTimeout, kIo };
+// kIdle: no frame began within the idle limit (the connection may be closed without loss).
+enum class FrameError { kClosed, kTruncated, kTooLarge, kTimeout, kIo, kIdle };
 
 struct FrameReadResult {
   std::optional<Bytes> payload;  // set on success
@@ -48,23 +49,27 @@ class FrameReader {
   ByteSource source_;
 };
 
-// Bytes from a connected socket. Waits without limit for the first byte of a frame (an idle
-// client may keep its connection, and its session, open) but gives a begun frame at most
-// `frame_timeout` to arrive whole, so a client that stalls inside a frame, or trickles it,
-// cannot hold a thread forever. A shutdown(2) of the socket by another thread ends any wait.
+// Bytes from a connected socket. Waits up to `idle_timeout` (zero: without limit) for the first
+// byte of a frame (an idle client may keep its connection, and its session, open for that long)
+// but gives a begun frame at most `frame_timeout` to arrive whole, so a client that stalls inside
+// a frame, or trickles it, cannot hold a thread forever. A shutdown(2) of the socket by another
+// thread ends any wait. An idle limit that passes is -1 with errno ETIMEDOUT.
 class SocketSource {
  public:
-  SocketSource(int fd, std::chrono::milliseconds frame_timeout) : fd_(fd), timeout_(frame_timeout) {}
+  SocketSource(int fd, std::chrono::milliseconds frame_timeout,
+               std::chrono::milliseconds idle_timeout = std::chrono::milliseconds(0))
+      : fd_(fd), timeout_(frame_timeout), idle_timeout_(idle_timeout) {}
   long operator()(uint8_t* buf, size_t len, bool in_frame);
 
  private:
   int fd_;
-  std::chrono::milliseconds timeout_;
+  std::chrono::milliseconds timeout_, idle_timeout_;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
 };
 
 // Reads one frame from a socket (see SocketSource for the time limits).
-FrameReadResult ReadSocketFrame(int fd, std::chrono::milliseconds frame_timeout);
+FrameReadResult ReadSocketFrame(int fd, std::chrono::milliseconds frame_timeout,
+                                std::chrono::milliseconds idle_timeout = std::chrono::milliseconds(0));
 
 // Serializes `message` into one frame; an over-large message is errSecParam.
 Result<Bytes> EncodeFrame(const google::protobuf::MessageLite& message);

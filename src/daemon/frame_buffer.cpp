@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -20,6 +21,17 @@ uint32_t FrameLength(const uint8_t* p) {
 }
 
 }  // namespace
+
+SocketFrameReader::SocketFrameReader(int fd, std::chrono::milliseconds frame_timeout,
+                                     std::chrono::milliseconds idle_timeout)
+    : fd_(fd), timeout_(frame_timeout) {
+  if (idle_timeout.count() > 0) {
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(idle_timeout.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((idle_timeout.count() % 1000) * 1000);
+    idle_limited_ = ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0;
+  }
+}
 
 SocketFrameReader::~SocketFrameReader() {
   if (!buf_.empty()) OPENSSL_cleanse(buf_.data(), buf_.size());
@@ -75,6 +87,14 @@ std::optional<FrameError> SocketFrameReader::Fill(std::string* detail) {
       if (!in_frame) return FrameError::kClosed;
       *detail = "the connection closed inside a frame";
       return FrameError::kTruncated;
+    }
+    if ((errno == EAGAIN || errno == EWOULDBLOCK) && !deadline_ && idle_limited_) {
+      if (in_frame) {
+        *detail = "a frame did not arrive in time";
+        return FrameError::kTimeout;
+      }
+      *detail = "the connection was idle too long";
+      return FrameError::kIdle;
     }
     if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
     *detail = std::string("read failed: ") + std::strerror(errno);

@@ -2,7 +2,8 @@
 // arrived, so a request usually costs one system call to read, and several pipelined requests
 // arrive with one. Frames are handed out as views into the buffer: nothing is allocated per
 // request. The limits are FrameReader's: the length is checked before anything is kept, an idle
-// peer may wait between frames for ever, a begun frame must be whole within the frame timeout.
+// peer may wait between frames up to the idle timeout (zero: for ever), a begun frame must be
+// whole within the frame timeout.
 #pragma once
 
 #include <chrono>
@@ -15,7 +16,10 @@ namespace enclave::daemon {
 
 class SocketFrameReader {
  public:
-  SocketFrameReader(int fd, std::chrono::milliseconds frame_timeout) : fd_(fd), timeout_(frame_timeout) {}
+  // A non-zero idle timeout is set on the socket itself (SO_RCVTIMEO): waiting between frames
+  // stays one blocking recv, with no poll before it.
+  SocketFrameReader(int fd, std::chrono::milliseconds frame_timeout,
+                    std::chrono::milliseconds idle_timeout = std::chrono::milliseconds(0));
   ~SocketFrameReader();
   SocketFrameReader(const SocketFrameReader&) = delete;
   SocketFrameReader& operator=(const SocketFrameReader&) = delete;
@@ -37,6 +41,7 @@ class SocketFrameReader {
 
   int fd_;
   std::chrono::milliseconds timeout_;
+  bool idle_limited_ = false;  // SO_RCVTIMEO is set: a blocking recv that times out means idle
   Bytes buf_;
   size_t begin_ = 0, end_ = 0;  // unread bytes are buf_[begin_, end_)
   std::optional<std::chrono::steady_clock::time_point> deadline_;

@@ -20,6 +20,7 @@
 
 #include "common/home.h"
 #include "common/version.h"
+#include "daemon/listen.h"
 #include "daemon/server.h"
 
 namespace {
@@ -39,6 +40,14 @@ constexpr OptionDoc kOptions[] = {
     {"--debug", nullptr, "allow fault injection (enclave debug inject)"},
     {"--frame-timeout-ms", "N", "time a begun request may take to arrive (10000)"},
     {"--max-connections", "N", "concurrent connections served (128)"},
+    {"--max-connections-per-peer", "N", "concurrent connections of one process (32)"},
+    {"--idle-timeout-ms", "N", "a connection without requests for this long is closed (60000)"},
+    {"--system", nullptr,
+     "serve every local user, each with an enclave of its own, from a daemon under its own uid, in the "
+     "foreground (docs/system-mode.md)"},
+    {"--state-dir", "DIR", "system mode: the state folder (/var/lib/enclave)"},
+    {"--socket", "PATH", "system mode: the socket (/run/enclave/enclaved.sock) unless systemd passes one"},
+    {"--user", "NAME", "system mode: the user the daemon drops to (enclave)"},
     {"--version", nullptr, "print the version and the git revision, then exit"},
     {"--help", nullptr, "print this help, then exit"},
 };
@@ -92,6 +101,8 @@ int SystemdSocket() {
   }
   return SD_LISTEN_FDS_START;
 }
+
+long NumberArg(const char* s) { return std::max(1L, std::atol(s)); }
 
 // Reports readiness (or the reason for failing) from the detached daemon to the waiting parent.
 class ReadyPipe {
@@ -159,7 +170,12 @@ void Daemonize(ReadyPipe* ready) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Nothing of the starter's beyond stdio (and systemd's socket): a descriptor kept open here
+  // would keep the starter's pipes open for the daemon's whole life.
+  const int activated = SystemdSocket();
+  enclave::daemon::CloseDescriptorsFrom(activated >= 0 ? activated + 1 : 3);
   enclave::daemon::ServerOptions options;
+  options.listen_fd = activated;
   bool foreground = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -175,7 +191,19 @@ int main(int argc, char** argv) {
       // Tuning (and tests): how long a begun request frame may take to arrive.
       options.frame_timeout = std::chrono::milliseconds(std::max(1L, std::atol(argv[++i])));
     } else if (arg == "--max-connections" && i + 1 < argc) {
-      options.max_connections = static_cast<size_t>(std::max(1L, std::atol(argv[++i])));
+      options.max_connections = static_cast<size_t>(NumberArg(argv[++i]));
+    } else if (arg == "--max-connections-per-peer" && i + 1 < argc) {
+      options.max_connections_per_peer = static_cast<size_t>(NumberArg(argv[++i]));
+    } else if (arg == "--idle-timeout-ms" && i + 1 < argc) {
+      options.idle_timeout = std::chrono::milliseconds(NumberArg(argv[++i]));
+    } else if (arg == "--system") {
+      options.system = true;
+    } else if (arg == "--state-dir" && i + 1 < argc) {
+      options.state_dir = argv[++i];
+    } else if (arg == "--socket" && i + 1 < argc) {
+      options.socket = argv[++i];
+    } else if (arg == "--user" && i + 1 < argc) {
+      options.user = argv[++i];
     } else if (arg == "--help" || arg == "-h") {
       Usage();
       return 0;
@@ -191,16 +219,25 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (options.home.empty()) options.home = enclave::ResolveHome();
-  options.home = std::filesystem::absolute(options.home);
-  options.listen_fd = SystemdSocket();
+  if (options.system) {
+    // A system service runs in the foreground under its supervisor.
+    foreground = true;
+    options.state_dir = std::filesystem::absolute(options.state_dir);
+    options.socket = std::filesystem::absolute(options.socket);
+  } else {
+    if (options.home.empty()) options.home = enclave::ResolveHome();
+    options.home = std::filesystem::absolute(options.home);
+  }
   // systemd supervises an activated daemon: detaching would look like an exit.
   if (options.listen_fd >= 0) foreground = true;
 
   ::signal(SIGPIPE, SIG_IGN);
   auto server = enclave::daemon::Server::Listen(options);
   if (!server.ok()) {
-    std::cerr << "enclaved: " << server.error().description << "\n";
+    // The cause lets the starting client classify the failure (a path too long, a read-only
+    // home) rather than call every failure transient.
+    std::cerr << "enclaved: " << server.error().description << " (cause " << server.error().effective_cause()
+              << ")\n";
     const auto& info = server.error().user_info;
     return info.contains("already_running") ? kExitAlreadyRunning : 1;
   }

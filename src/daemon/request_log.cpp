@@ -111,6 +111,10 @@ void RequestLog::Request(const RequestLogEntry& entry) {
     line += std::to_string(entry.error->code);
     AppendField(line, "cause");
     AppendJsonString(line, entry.error->effective_cause());
+    if (entry.reason) {
+      AppendField(line, "reason");
+      AppendJsonString(line, *entry.reason);
+    }
   } else {
     line += ",\"outcome\":\"ok\"";
   }

@@ -32,6 +32,9 @@ struct RequestLogEntry {
   std::optional<std::string> command;  // the admin command's name (never its arguments)
   std::vector<std::string> kids;
   std::optional<Error> error;  // nullopt: ok
+  // Why a front end answered as it did, for requests whose client cannot show an enclave error
+  // (the ssh agent can only say FAILURE): the error's description, which never holds secrets.
+  std::optional<std::string> reason;
   double duration_ms = 0;
 };
 

@@ -18,38 +18,29 @@
 #include <fstream>
 
 #include "common/home.h"
+#include "common/secure_memory.h"
 #include "daemon/codec.h"
 #include "daemon/dispatch.h"
 #include "daemon/frame.h"
 #include "daemon/frame_buffer.h"
+#include "daemon/listen.h"
 #include "sshagent/agent.h"
 #include "sshagent/caller.h"
 
 namespace enclave::daemon {
 namespace {
 
-Error Unavailable(const std::string& what) {
-  return OSStatusError(errsec::kNotAvailable, what).WithCause("daemon-unavailable");
+Error Unavailable(const std::string& what) { return ListenError(what); }
+
+Error SystemError(const std::string& what) {
+  const int err = errno;
+  return ListenError(what + ": " + std::strerror(err), CauseOfErrno(err));
 }
 
-Error SystemError(const std::string& what) { return Unavailable(what + ": " + std::strerror(errno)); }
-
-Result<sockaddr_un> SocketAddress(const std::filesystem::path& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  const std::string s = path.string();
-  if (s.size() >= sizeof addr.sun_path) {
-    return Unavailable("the socket path " + s + " is longer than a Unix socket allows");
-  }
-  std::memcpy(addr.sun_path, s.c_str(), s.size() + 1);
-  return addr;
-}
-
-// Whether something accepts connections on `path` (a live daemon, not a stale file).
-bool SomeoneListens(const sockaddr_un& addr) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return false;
-  return ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 service::Peer PeerOf(int fd) {
@@ -69,28 +60,6 @@ service::Peer PeerOf(int fd) {
   return peer;
 }
 
-// Binds and listens on `path` (0600), clearing a stale socket file whose daemon died.
-Result<UniqueFd> ListenOn(const std::filesystem::path& path, bool* someone_else) {
-  ASSIGN_OR_RETURN(const sockaddr_un addr, SocketAddress(path));
-  std::error_code ec;
-  if (std::filesystem::exists(path, ec) || std::filesystem::is_symlink(path, ec)) {
-    if (SomeoneListens(addr)) {
-      *someone_else = true;
-      return Unavailable("something already listens on " + path.string()).WithInfo("already_running", true);
-    }
-    std::filesystem::remove(path, ec);  // stale: its daemon died
-  }
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return SystemError("cannot create a socket");
-  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    return SystemError("cannot bind " + path.string());
-  }
-  // Before listen() nobody can connect, so there is no window with looser permissions.
-  ::chmod(path.c_str(), 0600);
-  if (::listen(fd.get(), 64) != 0) return SystemError("cannot listen");
-  return Result<UniqueFd>(std::move(fd));
-}
-
 double MillisecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
@@ -104,6 +73,9 @@ void Wake(int fd) {
 
 void HardenProcess() {
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // First the small arena for class keys, the device secret and passcode material, which fits
+  // under a small RLIMIT_MEMLOCK where locking everything (below) does not.
+  InitSecureMemory();
   rlimit none{0, 0};
   ::setrlimit(RLIMIT_CORE, &none);
   // Locking future mappings under a finite RLIMIT_MEMLOCK would make later allocations fail, so
@@ -116,10 +88,10 @@ void HardenProcess() {
 
 Server::Server(const ServerOptions& options)
     : options_(options),
-      socket_path_(SocketPath(options.home)),
+      socket_path_(options.system ? options.socket : SocketPath(options.home)),
       agent_socket_path_(options.home / "ssh-agent.sock"),
-      pid_path_(PidPath(options.home)),
-      log_(options.home) {}
+      pid_path_(options.system ? options.state_dir / "enclaved.pid" : PidPath(options.home)),
+      log_(options.system ? options.state_dir : options.home) {}
 
 Server::~Server() {
   Stop();
@@ -128,47 +100,58 @@ Server::~Server() {
 }
 
 Result<std::unique_ptr<Server>> Server::Listen(const ServerOptions& options) {
-  std::error_code ec;
-  if (!std::filesystem::exists(options.home, ec)) {
-    std::filesystem::create_directories(options.home, ec);
-    if (ec)
-      return Unavailable("cannot create the enclave home " + options.home.string() + ": " + ec.message());
-    ::chmod(options.home.c_str(), 0700);
-  }
   std::unique_ptr<Server> server(new Server(options));
+  server->files_removed_ = true;  // until the lock is ours, the files may be another daemon's
+  if (options.system) {
+    // As root: the state folder for the daemon's user and the socket anyone may connect to
+    // (who may do what is decided per request from SO_PEERCRED); then root is given up.
+    RETURN_IF_ERROR(PrepareStateDirectory(options.state_dir, options.user));
+    if (options.listen_fd >= 0) {
+      server->listen_fd_.reset(options.listen_fd);
+      server->socket_inherited_ = true;
+    } else {
+      RETURN_IF_ERROR(EnsureDirectory(server->socket_path_.parent_path(), 0755));
+      ASSIGN_OR_RETURN(server->listen_fd_, BindSocket(server->socket_path_, 0666));
+    }
+    RETURN_IF_ERROR(DropPrivileges(options.user));
+  } else {
+    RETURN_IF_ERROR(EnsureDirectory(options.home, 0700));
+  }
 
-  // The pid file doubles as the home's lock: whoever holds the flock is the daemon.
+  // The pid file doubles as the home's lock: whoever holds the flock is the daemon. A read-only
+  // home still locks, so that the error below names what cannot be changed.
   server->lock_fd_.reset(::open(server->pid_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!server->lock_fd_.valid()) return SystemError("cannot open " + server->pid_path_.string());
+  if (!server->lock_fd_.valid() && (errno == EROFS || errno == EACCES)) {
+    server->lock_fd_.reset(::open(server->pid_path_.c_str(), O_RDONLY | O_CLOEXEC));
+  }
+  if (!server->lock_fd_.valid()) {
+    server->files_removed_ = true;
+    return SystemError("cannot open " + server->pid_path_.string());
+  }
   if (::flock(server->lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
     std::ifstream in(server->pid_path_);
     int64_t pid = 0;
     in >> pid;
-    server->files_removed_ = true;  // they are the other daemon's
     return Unavailable("another enclaved (pid " + std::to_string(pid) + ") already serves " +
-                       options.home.string())
+                       (options.system ? options.state_dir : options.home).string())
         .WithInfo("already_running", true)
         .WithInfo("pid", pid);
   }
-
-  // Under socket activation systemd owns the main socket; the agent socket is always ours.
-  if (options.listen_fd >= 0) {
+  // Under socket activation systemd owns the main socket; the agent socket (per-user mode only)
+  // is always ours.
+  if (options.listen_fd >= 0 && !options.system) {
     server->listen_fd_.reset(options.listen_fd);
     server->socket_inherited_ = true;
     ::fcntl(options.listen_fd, F_SETFD, FD_CLOEXEC);
   }
-  for (auto [path, fd] : {std::pair{&server->socket_path_, &server->listen_fd_},
-                          std::pair{&server->agent_socket_path_, &server->agent_listen_fd_}}) {
-    if (fd->valid()) continue;
-    bool someone_else = false;
-    auto listening = ListenOn(*path, &someone_else);
-    if (!listening.ok()) {
-      // Files another process serves are not ours to remove.
-      if (someone_else) server->files_removed_ = true;
-      return std::move(listening).error();
+  if (!options.system) {
+    for (auto [path, fd] : {std::pair{&server->socket_path_, &server->listen_fd_},
+                            std::pair{&server->agent_socket_path_, &server->agent_listen_fd_}}) {
+      if (fd->valid()) continue;
+      ASSIGN_OR_RETURN(*fd, BindSocket(*path, 0600));
     }
-    *fd = std::move(listening).value();
   }
+  server->files_removed_ = false;
 
   int wake[2];
   if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) return SystemError("cannot create a pipe");
@@ -178,18 +161,16 @@ Result<std::unique_ptr<Server>> Server::Listen(const ServerOptions& options) {
 }
 
 Status Server::Start() {
-  service::EnclaveOptions enclave_options;
-  enclave_options.home = options_.home;
-  enclave_options.debug = options_.debug;
-  enclave_options.follow_session_lock = true;
-  auto enclave = service::Enclave::Open(enclave_options);
-  if (!enclave.ok()) return std::move(enclave).error();
-  enclave_ = std::move(enclave).value();
+  if (options_.system) {
+    enclaves_ = EnclaveSet::System(options_.state_dir, options_.debug);
+  } else {
+    ASSIGN_OR_RETURN(enclaves_, EnclaveSet::OpenHome(options_.home, options_.debug));
+  }
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(lock_fd_.get(), 0) != 0 || ::pwrite(lock_fd_.get(), pid.data(), pid.size(), 0) < 0) {
     return SystemError("cannot write " + pid_path_.string());
   }
-  log_.Event("start", options_.debug ? "debug" : "");
+  log_.Event("start", std::string(options_.system ? "system" : "") + (options_.debug ? " debug" : ""));
   return Ok();
 }
 
@@ -220,12 +201,37 @@ void Server::Run(int signal_fd) {
   RemoveFiles();
 }
 
+std::optional<std::string> Server::AdmitLocked(const service::Peer& peer) {
+  size_t live = 0, from_peer = 0;
+  Connection* longest_idle = nullptr;
+  for (const auto& c : connections_) {
+    if (c->done || c->evicted) continue;
+    ++live;
+    if (c->peer.pid == peer.pid) ++from_peer;
+    const int64_t idle = c->idle_since_ms;
+    if (idle != 0 && (longest_idle == nullptr || idle < longest_idle->idle_since_ms)) longest_idle = c.get();
+  }
+  if (from_peer >= options_.max_connections_per_peer) {
+    return "process " + std::to_string(peer.pid) + " holds " + std::to_string(from_peer) +
+           " connections already (the limit per process); close one and try again";
+  }
+  if (live < options_.max_connections) return std::nullopt;
+  // Full: a connection idle for a while gives its slot to the next client (this one retries).
+  if (longest_idle != nullptr &&
+      SteadyMs() - longest_idle->idle_since_ms >= options_.busy_idle_timeout.count()) {
+    longest_idle->evicted = true;
+    ::shutdown(longest_idle->fd.get(), SHUT_RDWR);
+  }
+  return "enclaved serves " + std::to_string(options_.max_connections) + " connections already; try again";
+}
+
 void Server::Accept(int listen_fd, bool agent) {
   UniqueFd fd(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
   if (!fd.valid()) return;
   ReapFinished();
+  const service::Peer peer = PeerOf(fd.get());
   std::lock_guard lock(mu_);
-  if (connections_.size() >= options_.max_connections) {
+  if (auto refused = AdmitLocked(peer)) {
     // Politely: the client learns why, and that it may retry.
     timeval tv{1, 0};
     ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -233,9 +239,7 @@ void Server::Accept(int listen_fd, bool agent) {
       (void)sshagent::WriteMessage(fd.get(), Bytes{sshagent::kFailure});
       return;
     }
-    (void)WriteMessage(
-        fd.get(), ErrorResponse(0, Unavailable("enclaved serves " + std::to_string(options_.max_connections) +
-                                               " connections already; try again")));
+    (void)WriteMessage(fd.get(), ErrorResponse(0, Unavailable(*refused)));
     return;
   }
   const auto send_timeout = options_.send_timeout.count();
@@ -244,7 +248,10 @@ void Server::Accept(int listen_fd, bool agent) {
   ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   auto connection = std::make_unique<Connection>();
   connection->fd = std::move(fd);
+  connection->peer = peer;
   connection->agent = agent;
+  // An agent connection serves its own loop and is never taken for idle.
+  connection->idle_since_ms = agent ? 0 : SteadyMs();
   Connection* raw = connection.get();
   connections_.push_back(std::move(connection));
   try {
@@ -262,32 +269,30 @@ void Server::Accept(int listen_fd, bool agent) {
 
 void Server::Serve(Connection* connection) {
   const int fd = connection->fd.get();
-  const service::Peer peer = PeerOf(fd);
+  const service::Peer peer = connection->peer;
   RequestLogEntry base;
   base.peer_pid = peer.pid;
   base.peer_uid = peer.uid;
-  if (peer.uid != ::geteuid()) {
-    const Error refused =
-        OSStatusError(errsec::kMissingEntitlement, "enclaved serves only uid " + std::to_string(::geteuid()) +
-                                                       "; uid " + std::to_string(peer.uid) + " is refused")
-            .WithCause("missing-entitlement");
+  // The peer's uid picks its enclave (system mode) or is refused (another uid, per-user mode).
+  auto enclave = enclaves_->For(peer.uid);
+  if (!enclave.ok()) {
     if (connection->agent) {
       (void)sshagent::WriteMessage(fd, Bytes{sshagent::kFailure});
     } else {
-      (void)WriteMessage(fd, ErrorResponse(0, refused));
+      (void)WriteMessage(fd, ErrorResponse(0, enclave.error()));
     }
     RequestLogEntry entry = base;
     entry.request = "connect";
-    entry.error = refused;
+    entry.error = enclave.error();
     log_.Request(entry);
     return;
   }
   if (connection->agent) {
-    ServeAgent(fd, peer, base);
+    ServeAgent(**enclave, fd, peer, base);
     return;
   }
-  std::unique_ptr<service::Session> session = enclave_->OpenSession(peer);
-  SocketFrameReader reader(fd, options_.frame_timeout);
+  std::unique_ptr<service::Session> session = (*enclave)->OpenSession(peer);
+  SocketFrameReader reader(fd, options_.frame_timeout, options_.idle_timeout);
   // Replies wait here while more requests are already buffered, and go out in one send: a peer
   // with many requests in flight gets them back in batches. Reused, like the messages below.
   Bytes replies;
@@ -304,9 +309,12 @@ void Server::Serve(Connection* connection) {
   wire::Request request;
   wire::Response response;
   while (!stopping_) {
+    connection->idle_since_ms = SteadyMs();
     SocketFrameReader::Frame frame = reader.Next();
+    connection->idle_since_ms = 0;
     if (!frame.payload) {
-      if (frame.error != FrameError::kClosed && frame.error != FrameError::kIo && !stopping_) {
+      if (frame.error != FrameError::kClosed && frame.error != FrameError::kIo &&
+          frame.error != FrameError::kIdle && !stopping_ && !connection->evicted) {
         RequestLogEntry entry = base;
         entry.request = "frame";
         entry.error = ProtocolError(frame.detail);
@@ -334,7 +342,7 @@ void Server::Serve(Connection* connection) {
       case wire::Request::kPing:
         response.mutable_pong()->set_pid(static_cast<uint32_t>(::getpid()));
         response.mutable_pong()->set_version(ENCLAVE_VERSION);
-        response.mutable_pong()->set_home(options_.home.string());
+        response.mutable_pong()->set_home((*enclave)->home().string());
         break;
       case wire::Request::kShutdown:
         response.mutable_done();
@@ -344,7 +352,7 @@ void Server::Serve(Connection* connection) {
         if (!flush().ok()) return;
         entry.duration_ms = MillisecondsSince(start);
         log_.Request(entry);
-        ServeWatch(fd, request.id());
+        ServeWatch(**enclave, fd, request.id());
         return;
       default:
         response = Dispatch(*session, request, &entry);
@@ -367,8 +375,9 @@ void Server::Serve(Connection* connection) {
   // The session (and its non-permanent keys) ends with the connection.
 }
 
-void Server::ServeAgent(int fd, const service::Peer& peer, const RequestLogEntry& base) {
-  std::unique_ptr<service::Session> session = enclave_->OpenSession(peer);
+void Server::ServeAgent(service::Enclave& enclave, int fd, const service::Peer& peer,
+                        const RequestLogEntry& base) {
+  std::unique_ptr<service::Session> session = enclave.OpenSession(peer);
   if (!session) return;
   sshagent::AgentOptions agent_options;
   agent_options.own_socket = agent_socket_path_;
@@ -397,20 +406,21 @@ void Server::ServeAgent(int fd, const service::Peer& peer, const RequestLogEntry
     entry.request = "ssh-agent " + outcome.request;
     entry.kids = outcome.kids;
     entry.error = outcome.error;
+    if (outcome.error) entry.reason = outcome.error->description;
     entry.duration_ms = MillisecondsSince(start);
     log_.Request(entry);
     if (!sent.ok()) break;
   }
 }
 
-void Server::ServeWatch(int fd, uint64_t id) {
+void Server::ServeWatch(service::Enclave& enclave, int fd, uint64_t id) {
   struct Queue {
     std::mutex mu;
     std::deque<std::string> events;
     UniqueFd ready{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
   };
   auto queue = std::make_shared<Queue>();
-  const int subscription = enclave_->Subscribe([queue](const nlohmann::json& event) {
+  const int subscription = enclave.Subscribe([queue](const nlohmann::json& event) {
     {
       std::lock_guard lock(queue->mu);
       queue->events.push_back(DumpJson(event));
@@ -446,7 +456,7 @@ void Server::ServeWatch(int fd, uint64_t id) {
       }
     }
   }
-  enclave_->Unsubscribe(subscription);
+  enclave.Unsubscribe(subscription);
 }
 
 void Server::ReapFinished() {
@@ -485,10 +495,10 @@ void Server::RemoveFiles() {
   if (listen_fd_.valid()) listen_fd_.reset();
   if (agent_listen_fd_.valid()) agent_listen_fd_.reset();
   if (!socket_inherited_) std::filesystem::remove(socket_path_, ec);
-  std::filesystem::remove(agent_socket_path_, ec);
+  if (!options_.system) std::filesystem::remove(agent_socket_path_, ec);
   std::filesystem::remove(pid_path_, ec);
-  if (enclave_) log_.Event("stop");
-  enclave_.reset();
+  if (enclaves_) log_.Event("stop");
+  enclaves_.reset();
 }
 
 }  // namespace enclave::daemon

@@ -14,9 +14,12 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "common/result.h"
+#include "daemon/enclaves.h"
 #include "daemon/request_log.h"
 #include "daemon/unique_fd.h"
 #include "service/enclave.h"
@@ -24,12 +27,25 @@
 namespace enclave::daemon {
 
 struct ServerOptions {
-  std::filesystem::path home;
+  std::filesystem::path home;  // per-user mode: the enclave home (socket and pid file in it)
   bool debug = false;
   size_t max_connections = 128;
+  // Connections one peer process may hold at once, so that one process cannot starve others.
+  size_t max_connections_per_peer = 32;
   // How long a begun frame may take to arrive, and a reply to be taken by the peer.
   std::chrono::milliseconds frame_timeout{10000};
   std::chrono::milliseconds send_timeout{10000};
+  // A connection with no request for this long is closed (its session ends); when every slot is
+  // taken, one idle for `busy_idle_timeout` makes room for the next client.
+  std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds busy_idle_timeout{2000};
+
+  // System mode (see docs/system-mode.md): one enclave per calling uid under
+  // <state_dir>/users/<uid>, a world-connectable socket, started as root and dropping to `user`.
+  bool system = false;
+  std::filesystem::path state_dir = "/var/lib/enclave";
+  std::filesystem::path socket = "/run/enclave/enclaved.sock";
+  std::string user = "enclave";
   // A listening socket handed over by systemd (socket activation), or -1 to bind the home's
   // socket. An inherited socket's file belongs to systemd: the daemon never removes it.
   int listen_fd = -1;
@@ -57,18 +73,25 @@ class Server {
  private:
   struct Connection {
     UniqueFd fd;
+    service::Peer peer;
     bool agent = false;  // accepted on ssh-agent.sock
     std::thread thread;
     std::atomic<bool> done{false};
+    std::atomic<bool> evicted{false};
+    // Steady-clock milliseconds since the last request ended; 0 while a request is served.
+    std::atomic<int64_t> idle_since_ms{0};
   };
 
   explicit Server(const ServerOptions& options);
   void Accept(int listen_fd, bool agent);
   void Serve(Connection* connection);
   // Serves the ssh-agent protocol on an accepted ssh-agent.sock connection.
-  void ServeAgent(int fd, const service::Peer& peer, const RequestLogEntry& base);
+  void ServeAgent(service::Enclave& enclave, int fd, const service::Peer& peer, const RequestLogEntry& base);
   // Streams events to a watching connection until it closes or the server stops.
-  void ServeWatch(int fd, uint64_t id);
+  void ServeWatch(service::Enclave& enclave, int fd, uint64_t id);
+  // Under mu_: whether a new connection from `peer` may be served, evicting a long-idle one
+  // when every slot is taken; else why not.
+  std::optional<std::string> AdmitLocked(const service::Peer& peer);
   void ReapFinished();
   void CloseAll();
   void RemoveFiles();
@@ -77,7 +100,7 @@ class Server {
   std::filesystem::path socket_path_, agent_socket_path_, pid_path_;
   UniqueFd listen_fd_, agent_listen_fd_, lock_fd_, wake_read_, wake_write_;
   RequestLog log_;
-  std::unique_ptr<service::Enclave> enclave_;
+  std::unique_ptr<EnclaveSet> enclaves_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::list<std::unique_ptr<Connection>> connections_;

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 
+#include "common/durable_io.h"
 #include "crypto/ec.h"
 #include "keybag/passcode.h"
 #include "keybag/primitives.h"
@@ -225,6 +226,12 @@ class KeybagImpl final : public Keybag {
     return DropPasscodeLocked(std::move(keys), std::move(lost));
   }
 
+  void SetAttemptPolicy(int max_failed_attempts, std::chrono::seconds lockout_duration) override {
+    std::lock_guard lock(mu_);
+    options_.max_failed_attempts = max_failed_attempts;
+    options_.lockout_duration = lockout_duration;
+  }
+
   Status ForgetPasscodeForTesting() override {
     std::lock_guard lock(mu_);
     if (!record_.passcode) return PasscodeNotSet("cannot forget the passcode");
@@ -369,26 +376,51 @@ class KeybagImpl final : public Keybag {
            ConstantTimeEquals(internal::PasscodeVerifier(passcode_key), record_.passcode->verifier);
   }
 
-  Error RecordFailure(int64_t now, const Error* hardware_refusal = nullptr) {
+  // `counted` is the record before this attempt; the attempt is already on disk as one failure.
+  Error RecordFailure(const KeybagRecord& counted, int64_t now, const Error* hardware_refusal = nullptr) {
+    record_ = counted;
     Error e = internal::CountFailure(record_, options_, now, hardware_refusal);
-    (void)Persist();  // the in-memory counter still holds if the disk refuses
+    // The count itself is durable already; only a delay could be lost here.
+    (void)Persist();
     return e;
   }
 
-  // Verifies `passcode` with attempt counting; on success, the passcode key.
+  // An attempt that was not evaluated (the hardware refused before checking) does not count.
+  void Uncount(const KeybagRecord& counted) {
+    record_ = counted;
+    (void)Persist();
+  }
+
+  // Verifies `passcode` with attempt counting; on success, the passcode key. The attempt is
+  // written to disk as a failure before the passcode is checked: a guess whose count cannot be
+  // made durable is refused unchecked, and a crash during the check leaves it counted.
   Result<SecureBytes> CheckPasscodeLocked(const SecureBytes& passcode) {
     const int64_t now = NowUnix();
     RETURN_IF_ERROR(internal::AttemptsAllowed(record_, now));
-    const StoredPasscode& stored = *record_.passcode;
-    ASSIGN_OR_RETURN(SecureBytes stretched, internal::Argon2idSlowly(passcode, stored.salt, stored.argon2));
+    const KeybagRecord before = record_;
+    record_.failed_attempts += 1;
+    record_.last_failure_unix = now;
+    if (Status saved = Persist(); !saved.ok()) {
+      record_ = before;
+      Error e = saved.error();
+      e.description = "the passcode was not checked because the attempt cannot be recorded: " + e.description;
+      return e;
+    }
+    const StoredPasscode& stored = *before.passcode;
+    auto stretched = internal::Argon2idSlowly(passcode, stored.salt, stored.argon2);
+    if (!stretched.ok()) {
+      Uncount(before);
+      return std::move(stretched).error();
+    }
     SecureBytes entropy;
     if (!stored.sealed_entropy.empty()) {
       // The hardware checks the passcode first and counts a wrong one itself.
       auto unsealed =
-          internal::UnsealPasscodeEntropy(options_.sealer.get(), stretched, stored.sealed_entropy);
+          internal::UnsealPasscodeEntropy(options_.sealer.get(), *stretched, stored.sealed_entropy);
       if (!unsealed.ok()) {
         const std::string cause = unsealed.error().effective_cause();
-        if (cause == "tpm-auth-failed") return RecordFailure(now, &unsealed.error());
+        if (cause == "tpm-auth-failed") return RecordFailure(before, now, &unsealed.error());
+        Uncount(before);
         if (cause == "tpm-lockout") {
           return internal::HardwareLockout(options_.sealer->name(), unsealed.error(),
                                            record_.failed_attempts);
@@ -397,14 +429,17 @@ class KeybagImpl final : public Keybag {
       }
       entropy = std::move(unsealed).value();
     }
-    SecureBytes key = internal::PasscodeKey(device_secret_, stretched, entropy);
-    if (!VerifierMatches(key)) return RecordFailure(now);
-    if (record_.failed_attempts != 0 || record_.retry_after_unix != 0 || record_.lockout_until_unix != 0) {
-      record_.failed_attempts = 0;
-      record_.retry_after_unix = 0;
-      record_.lockout_until_unix = 0;
-      RETURN_IF_ERROR(Persist());
-    }
+    SecureBytes key = internal::PasscodeKey(device_secret_, *stretched, entropy);
+    if (!VerifierMatches(key)) return RecordFailure(before, now);
+    KeybagRecord cleared = record_;
+    cleared.failed_attempts = 0;
+    cleared.last_failure_unix = before.last_failure_unix;
+    cleared.retry_after_unix = 0;
+    cleared.lockout_until_unix = 0;
+    std::swap(record_, cleared);
+    // Not written: the disk keeps one failure too many, which errs on the safe side; the right
+    // passcode is still accepted.
+    if (!Persist().ok()) std::swap(record_, cleared);
     return key;
   }
 
@@ -454,7 +489,7 @@ class KeybagImpl final : public Keybag {
   }
 
   const fs::path dir_;
-  const KeybagOptions options_;
+  KeybagOptions options_;  // the attempt policy may change (SetAttemptPolicy), under mu_
   const std::string device_protection_;
   const SecureBytes device_secret_;
   const SecureBytes device_kek_;
@@ -494,11 +529,7 @@ Result<std::unique_ptr<Keybag>> Keybag::Recreate(const fs::path& dir, KeybagOpti
     if (!fs::exists(file, ec)) continue;
     fs::path aside = file;
     aside += suffix;
-    fs::rename(file, aside, ec);
-    if (ec) {
-      return OSStatusError(errsec::kIO, std::string("cannot move ") + name + " aside: " + ec.message())
-          .WithCause("database-io");
-    }
+    RETURN_IF_ERROR(durable::Rename(file, aside));
   }
   internal::KeyringStash(dir).Revoke();
   return Open(dir, std::move(options));

@@ -131,6 +131,9 @@ class Keybag {
   // Destroys the when-passcode-set class key: every akpu blob becomes unrecoverable.
   virtual Status RemovePasscode(const SecureBytes& current_passcode) = 0;
 
+  // Changes the attempt limit and lockout for the attempts that follow (configuration changed).
+  virtual void SetAttemptPolicy(int max_failed_attempts, std::chrono::seconds lockout_duration) = 0;
+
   // Diagnostics without secrets: classes, availability, protection of the device secret.
   virtual nlohmann::json Describe() const = 0;
 

@@ -17,6 +17,7 @@
 #include <memory>
 #include <utility>
 
+#include "common/durable_io.h"
 #include "crypto/ec.h"
 
 namespace enclave::keybag::internal {
@@ -52,6 +53,10 @@ class Fd {
 };
 
 Error IoError(const std::string& what, int err) {
+  if (err == ENOSPC || err == EDQUOT || err == EFBIG) {
+    return OSStatusError(errsec::kDiskFull, "keybag: " + what + ": " + std::strerror(err))
+        .WithCause("disk-full");
+  }
   return OSStatusError(errsec::kIO, "keybag: " + what + ": " + std::strerror(err)).WithCause("database-io");
 }
 
@@ -100,36 +105,7 @@ std::optional<SecureBytes> UnwrapSecret(ByteView kek, ByteView aad, ByteView wra
 }
 
 Status WriteFileAtomic(const std::filesystem::path& path, ByteView contents) {
-  std::filesystem::path tmp = path;
-  tmp += ".tmp-" + std::to_string(::getpid()) + "-" + HexEncode(crypto::RandomBytes(4));
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (fd.get() < 0) return IoError("cannot create " + tmp.filename().string(), errno);
-  ::fchmod(fd.get(), 0600);  // the umask may have removed bits we want; never add any
-  size_t done = 0;
-  while (done < contents.size()) {
-    ssize_t n = ::write(fd.get(), contents.data() + done, contents.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::unlink(tmp.c_str());
-      return IoError("cannot write " + path.filename().string(), err);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0 || ::close(fd.Release()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return IoError("cannot flush " + path.filename().string(), err);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return IoError("cannot replace " + path.filename().string(), err);
-  }
-  Fd dir(::open(path.parent_path().empty() ? "." : path.parent_path().c_str(),
-                O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.get() >= 0) ::fsync(dir.get());
-  return Ok();
+  return durable::WriteFileAtomic(path, contents, 0600);
 }
 
 Result<Bytes> ReadWholeFile(const std::filesystem::path& path) {

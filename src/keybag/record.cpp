@@ -35,6 +35,10 @@ bool SaneArgon2(const Argon2Params& p) {
 
 Result<KeybagRecord> LoadRecord(const std::filesystem::path& file) {
   ASSIGN_OR_RETURN(Bytes text, ReadWholeFile(file));
+  return ParseRecord(text);
+}
+
+Result<KeybagRecord> ParseRecord(ByteView text) {
   try {
     json j = json::parse(text.begin(), text.end());
     if (j.at("format").get<int>() != kRecordFormat) {
@@ -67,6 +71,12 @@ Result<KeybagRecord> LoadRecord(const std::filesystem::path& file) {
     r.retry_after_unix = j.at("retry_after_time").get<int64_t>();
     r.lockout_until_unix = j.at("lockout_until_time").get<int64_t>();
     r.locked = j.at("locked").get<bool>();
+    // Counters and times a tampered file could set to overflow the next failure's arithmetic.
+    constexpr int64_t kMaxTime = int64_t{1} << 40;
+    if (r.failed_attempts < 0 || r.failed_attempts > 1000000) return Damaged("failed attempt count out of range");
+    for (int64_t t : {r.last_failure_unix, r.retry_after_unix, r.lockout_until_unix}) {
+      if (t < 0 || t > kMaxTime) return Damaged("a time is out of range");
+    }
     return r;
   } catch (const std::exception& e) {
     return Damaged(e.what());
@@ -74,6 +84,10 @@ Result<KeybagRecord> LoadRecord(const std::filesystem::path& file) {
 }
 
 Status SaveRecord(const std::filesystem::path& file, const KeybagRecord& r) {
+  return WriteFileAtomic(file, AsBytes(SerializeRecord(r)));
+}
+
+std::string SerializeRecord(const KeybagRecord& r) {
   json j;
   j["format"] = kRecordFormat;
   if (r.passcode) {
@@ -99,7 +113,7 @@ Status SaveRecord(const std::filesystem::path& file, const KeybagRecord& r) {
   j["retry_after_time"] = r.retry_after_unix;
   j["lockout_until_time"] = r.lockout_until_unix;
   j["locked"] = r.locked;
-  return WriteFileAtomic(file, AsBytes(j.dump(2) + "\n"));
+  return j.dump(2) + "\n";
 }
 
 }  // namespace enclave::keybag::internal

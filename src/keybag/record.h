@@ -50,6 +50,9 @@ struct KeybagRecord {
 // A record that does not parse is reported as every class key lost (AKS bad device key).
 Result<KeybagRecord> LoadRecord(const std::filesystem::path& file);
 Status SaveRecord(const std::filesystem::path& file, const KeybagRecord& record);
+// The file's contents, parsed (fuzzed: keybag/fuzz/) and produced.
+Result<KeybagRecord> ParseRecord(ByteView text);
+std::string SerializeRecord(const KeybagRecord& record);
 
 struct DeviceSecret {
   SecureBytes secret;

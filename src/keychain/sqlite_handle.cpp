@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "keychain/durable_vfs.h"
+
 namespace enclave::keychain::sql {
 
 Error SqliteError(sqlite3* db, int rc, std::string_view what) {
@@ -15,8 +17,10 @@ Error SqliteError(sqlite3* db, int rc, std::string_view what) {
     case SQLITE_NOTADB:
       error = OSStatusError(errsec::kDecode, std::move(description)).WithCause("database-corrupt");
       break;
-    case SQLITE_IOERR:
     case SQLITE_FULL:
+      error = OSStatusError(errsec::kDiskFull, std::move(description)).WithCause("disk-full");
+      break;
+    case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
     case SQLITE_PERM:
@@ -109,7 +113,9 @@ Bytes Statement::ColumnBlob(int column) const {
 
 Result<Database> Database::Open(const std::string& path, int flags) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_EXRESCODE, nullptr);
+  // Files go through the durable-write seam; ":memory:" needs no VFS.
+  const char* vfs = path == ":memory:" ? nullptr : DurableVfsName();
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_EXRESCODE, vfs);
   // sqlite3_open_v2 hands back a connection even on failure; it must still be closed.
   ConnectionHandle db(raw);
   if (rc != SQLITE_OK) return SqliteError(db.get(), rc, "opening the database");

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <new>
 
 #include "client/client.h"
 #include "common/result.h"
@@ -32,9 +33,10 @@ class Connection {
   // Closes the connection (C_Finalize); the next call connects again.
   void Close();
 
-  // pthread_atfork handlers: the connection lock is never inherited in a held state.
-  void LockForFork() { mu_.lock(); }
-  void UnlockAfterFork() { mu_.unlock(); }
+  // In a forked child (pthread_atfork): the thread that may have held the lock is not there, and
+  // the connection may be forking the daemon itself while holding it, so the child gets a fresh,
+  // unlocked mutex instead of waiting in the parent's prepare handler.
+  void RenewLockAfterFork() { new (&mu_) std::mutex(); }
 
  private:
   Result<std::shared_ptr<client::Client>> Acquire();

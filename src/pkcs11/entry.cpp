@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "client/home.h"
+#include "common/home.h"
 #include "crypto/ec.h"
 
 namespace enclave::pkcs11 {
@@ -21,8 +21,8 @@ void Pad(CK_UTF8CHAR* dst, size_t size, const std::string& s) {
 // Stable for an enclave home across daemon restarts: derived from the home's path.
 std::string Serial(CK_SLOT_ID slot) {
   std::error_code ec;
-  auto home = std::filesystem::weakly_canonical(client::ResolveHome(), ec);
-  if (ec) home = client::ResolveHome();
+  auto home = std::filesystem::weakly_canonical(enclave::ResolveHome(), ec);
+  if (ec) home = enclave::ResolveHome();
   const std::string seed = "enclave-token-serial\n" + home.string() + "\n" + SlotToken(slot);
   const Bytes d = crypto::Digest(crypto::Hash::kSha256, AsBytes(seed));
   std::string hex = HexEncode(ByteView(d.data(), 8));
@@ -58,11 +58,20 @@ constexpr CK_FLAGS kEc = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS | CK
 
 const std::vector<MechanismEntry>& Mechanisms() {
   static const std::vector<MechanismEntry> list = {
-      {CKM_EC_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR | kEc}, {CKM_ECDSA, CKF_SIGN | CKF_VERIFY | kEc},
-      {CKM_ECDSA_SHA1, CKF_SIGN | CKF_VERIFY | kEc},      {CKM_ECDSA_SHA224, CKF_SIGN | CKF_VERIFY | kEc},
-      {CKM_ECDSA_SHA256, CKF_SIGN | CKF_VERIFY | kEc},    {CKM_ECDSA_SHA384, CKF_SIGN | CKF_VERIFY | kEc},
-      {CKM_ECDSA_SHA512, CKF_SIGN | CKF_VERIFY | kEc},    {CKM_ECDH1_DERIVE, CKF_DERIVE | kEc},
+      {CKM_EC_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR | kEc},
+      {CKM_ECDSA, CKF_SIGN | CKF_VERIFY | kEc},
+      {CKM_ECDSA_SHA1, CKF_SIGN | CKF_VERIFY | kEc},
+      {CKM_ECDSA_SHA224, CKF_SIGN | CKF_VERIFY | kEc},
+      {CKM_ECDSA_SHA256, CKF_SIGN | CKF_VERIFY | kEc},
+      {CKM_ECDSA_SHA384, CKF_SIGN | CKF_VERIFY | kEc},
+      {CKM_ECDSA_SHA512, CKF_SIGN | CKF_VERIFY | kEc},
+      {CKM_ECDH1_DERIVE, CKF_DERIVE | kEc},
       {CKM_ECDH1_COFACTOR_DERIVE, CKF_DERIVE | kEc},
+      {CKM_SHA_1, CKF_DIGEST},
+      {CKM_SHA224, CKF_DIGEST},
+      {CKM_SHA256, CKF_DIGEST},
+      {CKM_SHA384, CKF_DIGEST},
+      {CKM_SHA512, CKF_DIGEST},
   };
   return list;
 }
@@ -251,8 +260,9 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM
     if (slotID != kSoftSlot && slotID != kTpmSlot) return CKR_SLOT_ID_INVALID;
     for (const auto& e : Mechanisms()) {
       if (e.type != type) continue;
-      pInfo->ulMinKeySize = 256;
-      pInfo->ulMaxKeySize = 256;
+      const bool digest = (e.flags & CKF_DIGEST) != 0;
+      pInfo->ulMinKeySize = digest ? 0 : 256;
+      pInfo->ulMaxKeySize = digest ? 0 : 256;
       pInfo->flags = e.flags;
       return CKR_OK;
     }
@@ -281,11 +291,7 @@ NOT_SUPPORTED(C_DecryptInit, (CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HAN
 NOT_SUPPORTED(C_Decrypt, (CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR))
 NOT_SUPPORTED(C_DecryptUpdate, (CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR))
 NOT_SUPPORTED(C_DecryptFinal, (CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR))
-NOT_SUPPORTED(C_DigestInit, (CK_SESSION_HANDLE, CK_MECHANISM_PTR))
-NOT_SUPPORTED(C_Digest, (CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR))
-NOT_SUPPORTED(C_DigestUpdate, (CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG))
 NOT_SUPPORTED(C_DigestKey, (CK_SESSION_HANDLE, CK_OBJECT_HANDLE))
-NOT_SUPPORTED(C_DigestFinal, (CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR))
 NOT_SUPPORTED(C_SignRecoverInit, (CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE))
 NOT_SUPPORTED(C_SignRecover, (CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR))
 NOT_SUPPORTED(C_VerifyRecoverInit, (CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE))

@@ -15,19 +15,12 @@ Module& Module::Get() {
   // Never destroyed: a caller's threads or atexit handlers may still call in during exit.
   static Module* module = [] {
     auto* m = new Module();
-    ::pthread_atfork(
-        [] {
-          Module::Get().mu.lock();
-          Module::Get().connection.LockForFork();
-        },
-        [] {
-          Module::Get().connection.UnlockAfterFork();
-          Module::Get().mu.unlock();
-        },
-        [] {
-          Module::Get().connection.UnlockAfterFork();
-          Module::Get().mu.unlock();
-        });
+    // The module lock is only ever held briefly and never across a daemon request (or fork).
+    ::pthread_atfork([] { Module::Get().mu.lock(); }, [] { Module::Get().mu.unlock(); },
+                     [] {
+                       Module::Get().mu.unlock();
+                       Module::Get().connection.RenewLockAfterFork();
+                     });
     return m;
   }();
   return *module;

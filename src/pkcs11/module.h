@@ -66,7 +66,7 @@ struct Operation {
 struct Session {
   CK_SLOT_ID slot = kSoftSlot;
   CK_FLAGS flags = 0;
-  Operation sign, verify;
+  Operation sign, verify, digest;
   bool finding = false;
   std::vector<CK_OBJECT_HANDLE> found;
   size_t next_found = 0;

@@ -70,7 +70,8 @@ Result<nlohmann::json> Passcode(EnclaveImpl& enclave, const std::string& command
   } else if (command == "passcode.remove") {
     if (secrets.size() != 1) return BadArgs("passcode remove needs the current passcode");
     RETURN_IF_ERROR(bag.RemovePasscode(secrets[0]));
-    enclave.DestroyPasscodeBoundKeys();
+    // Failing here is reported; the next start finishes the deletion.
+    RETURN_IF_ERROR(enclave.DestroyPasscodeBoundKeys());
   }
   return bag.Describe();
 }

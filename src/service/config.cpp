@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/durable_io.h"
+
 namespace enclave::service {
 namespace {
 
@@ -37,7 +39,8 @@ bool IsAttempts(const std::string& v) {
 bool IsSeconds(const std::string& v) {
   try {
     long long n = std::stoll(v);
-    return std::to_string(n) == v && n >= 0;
+    // At most ten years: a lockout added to the clock must not overflow.
+    return std::to_string(n) == v && n >= 0 && n <= 10LL * 365 * 86400;
   } catch (...) {
     return false;
   }
@@ -47,7 +50,7 @@ const KeyRule kRules[] = {
     {"biometry", "none", IsBiometry, "none | fprintd | simulator"},
     {"tpm2-tcti", "", IsTcti, "device:/dev/tpmrm0 | swtpm:host=H,port=P | mssim:... | empty"},
     {"passcode-max-attempts", "10", IsAttempts, "a whole number from 1 to 100"},
-    {"passcode-lockout-seconds", "86400", IsSeconds, "a whole number of seconds"},
+    {"passcode-lockout-seconds", "86400", IsSeconds, "a whole number of seconds, at most ten years"},
     {"fprintd-user", "", AnyText, "a user name"},
     {"logind-session", "", AnyText, "a logind session id (empty: this login session)"},
     {"ssh-agent-upstream", "", IsEmptyOrAbsolutePath,
@@ -71,25 +74,7 @@ Error UnknownKey(const std::string& key) {
 }  // namespace
 
 Status WriteFileAtomically(const std::filesystem::path& path, const std::string& content, unsigned mode) {
-  const std::string tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return OSStatusError(errsec::kIO, "cannot write " + path.filename().string()).WithCause("database-io");
-  size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n <= 0) {
-      ::close(fd);
-      return OSStatusError(errsec::kIO, "short write to " + path.filename().string()).WithCause("database-io");
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::fchmod(fd, mode);
-  ::fsync(fd);
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return OSStatusError(errsec::kIO, "cannot replace " + path.filename().string()).WithCause("database-io");
-  }
-  return Ok();
+  return durable::WriteFileAtomic(path, AsBytes(content), mode);
 }
 
 Result<std::string> ReadFile(const std::filesystem::path& path) {
@@ -109,15 +94,32 @@ nlohmann::json ReadJsonObject(const std::filesystem::path& path) {
 
 Result<Config> Config::Load(const std::filesystem::path& file) {
   Config c;
+  if (std::filesystem::exists(file)) {
+    ASSIGN_OR_RETURN(std::string text, ReadFile(file));
+    ASSIGN_OR_RETURN(c, Parse(text));
+  }
   c.file_ = file;
-  if (!std::filesystem::exists(file)) return c;
-  ASSIGN_OR_RETURN(std::string text, ReadFile(file));
+  return c;
+}
+
+Result<Config> Config::Parse(std::string_view text) {
+  Config c;
   auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) {
     return OSStatusError(errsec::kDecode, "config.json is not a JSON object").WithCause("bad-parameter");
   }
   for (auto it = j.begin(); it != j.end(); ++it) {
-    if (FindRule(it.key()) != nullptr && it.value().is_string()) c.values_[it.key()] = it.value().get<std::string>();
+    const KeyRule* rule = FindRule(it.key());
+    if (rule == nullptr || !it.value().is_string()) continue;
+    // A value edited by hand is checked as `config set` would check it: an out-of-range attempt
+    // limit must not turn into a crash or a silently weaker policy.
+    const std::string value = it.value().get<std::string>();
+    if (!rule->valid(value)) {
+      return OSStatusError(errsec::kDecode, "config.json: invalid value for " + it.key() + " (expected " +
+                                                rule->expected + "); fix it with enclave config set")
+          .WithCause("bad-parameter");
+    }
+    c.values_[it.key()] = value;
   }
   return c;
 }

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +17,8 @@ namespace enclave::service {
 class Config {
  public:
   static Result<Config> Load(const std::filesystem::path& file);
+  // config.json's text (fuzzed: service/fuzz/); values are validated as Set validates them.
+  static Result<Config> Parse(std::string_view text);
 
   // Keys: biometry (none | fprintd | simulator; default none: a simulator is never a silent
   // default), tpm2-tcti (empty: no TPM), passcode-max-attempts (1..100, default 10),

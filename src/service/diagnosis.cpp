@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/secure_memory.h"
 #include "service/enclave_impl.h"
 
 namespace enclave::service {
@@ -53,18 +54,22 @@ void EnclaveImpl::NoteBiometryChange() {
   (void)WriteFileAtomically(file, saved.dump(2) + "\n", 0600);
 }
 
-void EnclaveImpl::DestroyPasscodeBoundKeys() {
+Status EnclaveImpl::DestroyPasscodeBoundKeys(bool only_if_any) {
   NewKeyGeneration();
   keychain::ItemQuery q;
   q.accessible = keybag::PlatformCode(keybag::ProtectionClass::kWhenPasscodeSetThisDeviceOnly);
   q.match_all = true;
   auto items = keychain_->Find(q);
   std::vector<std::string> kids;
+  if (!items.ok() && items.error().code != errsec::kItemNotFound) return items.error();
   if (items.ok()) {
     for (const auto& item : *items) kids.push_back(item.kid);
-    (void)keychain_->Delete(q);
+    ASSIGN_OR_RETURN(int deleted, keychain_->Delete(q));
+    (void)deleted;
   }
+  if (only_if_any && kids.empty()) return Ok();
   RecordEvent("passcode-removed", "passcode-removed", kids);
+  return Ok();
 }
 
 nlohmann::json EnclaveImpl::StatusReport() {
@@ -76,6 +81,7 @@ nlohmann::json EnclaveImpl::StatusReport() {
   j["keys"] = count.ok() ? *count : -1;
   j["database"] = {{"schema_version", keychain_->SchemaVersion()}};
   j["keybag"] = keybag_->Describe();
+  j["memory"] = SecureMemoryReport();
   j["session_lock"] = lock_watcher_ ? lock_watcher_->Describe() : nlohmann::json{{"source", "none"}};
   const Config cfg = config();
   j["config"] = cfg.ToJson();

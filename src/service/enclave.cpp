@@ -43,6 +43,9 @@ Status EnclaveImpl::Init() {
   ASSIGN_OR_RETURN(keychain_, keychain::Keychain::Open(options_.home / "keychain.db"));
   LoadLostKeys();
   RETURN_IF_ERROR(OpenKeybag());
+  // A passcode removal that died between the keybag write and the deletion of the keys it
+  // destroyed: finish it, so no listed key is missing its class key.
+  if (!keybag_->State().passcode_set) RETURN_IF_ERROR(DestroyPasscodeBoundKeys(/*only_if_any=*/true));
   RETURN_IF_ERROR(OpenProviders());
   if (options_.follow_session_lock) {
     lock_watcher_ = std::make_unique<SessionLockWatcher>(config_.GetOr("logind-session"), [this](bool locked) {
@@ -67,6 +70,7 @@ Status EnclaveImpl::OpenProviders() {
     biometry_ = simulator_;
   } else if (kind == "fprintd") {
     std::string user = config_.Get("fprintd-user").ok() ? *config_.Get("fprintd-user") : "";
+    if (user.empty()) user = options_.fprintd_user;
     if (user.empty()) {
       const char* u = std::getenv("USER");
       user = u != nullptr ? u : "root";
@@ -134,6 +138,11 @@ Status EnclaveImpl::SetConfig(const std::string& key, const std::string& value) 
     }
     RETURN_IF_ERROR(config_.Set(key, value));
     if (key == "biometry" || key == "fprintd-user") return OpenProviders();
+    if (key == "passcode-max-attempts" || key == "passcode-lockout-seconds") {
+      const keybag::KeybagOptions o = KeybagOptionsFromConfig();
+      keybag_->SetAttemptPolicy(o.max_failed_attempts, o.lockout_duration);
+      return Ok();
+    }
     if (key != "tpm2-tcti") return Ok();
     tokens_.erase("tpm2");  // reopened with the new TCTI on next use
   }

@@ -26,6 +26,9 @@ struct EnclaveOptions {
   bool debug = false;          // allows fault injection ("enclave debug inject")
   // Lock the keybag when the desktop session locks (logind's LockedHint). The daemon sets it.
   bool follow_session_lock = false;
+  // Whom fprintd verifies unless the configuration names someone (empty: $USER). The system
+  // daemon sets the calling user.
+  std::string fprintd_user;
 };
 
 class Enclave;

@@ -80,8 +80,9 @@ class EnclaveImpl : public Enclave {
   // Keys whose protection was lost with a re-created keybag: kid -> cause.
   std::optional<std::string> LostKeyCause(const std::string& kid);
   void LoadLostKeys();
-  // Deletes akpu items after a passcode removal and records the event.
-  void DestroyPasscodeBoundKeys();
+  // Deletes akpu items after a passcode removal and records the event (with `only_if_any`, only
+  // when there are such items).
+  Status DestroyPasscodeBoundKeys(bool only_if_any = false);
 
   nlohmann::json StatusReport();
   nlohmann::json DoctorReport();

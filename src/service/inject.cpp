@@ -101,7 +101,7 @@ Result<nlohmann::json> InjectFault(EnclaveImpl& enclave, SessionImpl& session, c
     if (auto items = enclave.keychain().Find(q); items.ok()) {
       for (const auto& i : *items) kids.push_back(i.kid);
     }
-    enclave.DestroyPasscodeBoundKeys();
+    RETURN_IF_ERROR(enclave.DestroyPasscodeBoundKeys());
   } else if (fault == "db-page-corrupt") {
     RETURN_IF_ERROR(CorruptDatabasePage(enclave));
   } else {

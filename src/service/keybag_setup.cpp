@@ -77,9 +77,9 @@ Status EnclaveImpl::OpenKeybagOnce() {
     return Ok();
   }
   if (!CausedByTpmClear(bag.error())) return bag.error();
-  // The TPM that sealed the device secret was cleared: every class key is gone with it. Start a
-  // new keybag, and remember which keys it protected so that each reports why it died.
-  ASSIGN_OR_RETURN(keybag_, keybag::Keybag::Recreate(dir, opts));
+  // The TPM that sealed the device secret was cleared: every class key is gone with it. Remember
+  // which keys it protected, so that each reports why it died, then start a new keybag (in this
+  // order: a crash in between must not leave keys that are dead without saying why).
   keychain::ItemQuery all;
   all.match_all = true;
   std::vector<std::string> kids;
@@ -92,6 +92,7 @@ Status EnclaveImpl::OpenKeybagOnce() {
     }
   }
   RETURN_IF_ERROR(WriteFileAtomically(state_file, state.dump(2) + "\n", 0600));
+  ASSIGN_OR_RETURN(keybag_, keybag::Keybag::Recreate(dir, opts));
   LoadLostKeys();
   RecordEvent("keybag-recreated", "tpm-cleared", kids,
               {{"reason",
@@ -124,9 +125,20 @@ Status EnclaveImpl::SealKeybagWithTpmIfEmpty() {
   ASSIGN_OR_RETURN(auto sealer, TpmSealer());
   keybag::KeybagOptions opts = KeybagOptionsFromConfig();
   opts.sealer = sealer;
-  keybag_.reset();
-  ASSIGN_OR_RETURN(keybag_, keybag::Keybag::Recreate(options_.home / "keybag", opts));
+  const fs::path dir = options_.home / "keybag";
+  std::unique_ptr<keybag::Keybag> old = std::move(keybag_);
   NewKeyGeneration();
+  auto fresh = keybag::Keybag::Recreate(dir, opts);
+  if (!fresh.ok()) {
+    // A re-creation that failed half-way left the old files or some of them moved aside: that
+    // opens as the old keybag or as a new, empty one (no key or passcode existed). Never leave
+    // the enclave without a keybag.
+    auto reopened = keybag::Keybag::Open(dir, opts);
+    keybag_ = reopened.ok() ? std::move(reopened).value() : std::move(old);
+    return fresh.error();
+  }
+  old.reset();
+  keybag_ = std::move(fresh).value();
   RecordEvent("keybag-sealed", "none", {}, {{"reason", "the device secret is now sealed by the TPM"}});
   return Ok();
 }

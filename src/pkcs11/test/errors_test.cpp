@@ -21,7 +21,7 @@ std::string ReadAll(const std::string& path) {
 }
 
 TEST(Pkcs11Errors, EveryCatalogCauseHasExactlyOneRow) {
-  const auto catalog = nlohmann::json::parse(ReadAll(ENCLAVE_SOURCE_DIR "/errors/catalog.json"));
+  const auto catalog = nlohmann::json::parse(ReadAll(ENCLAVE_SOURCE_DIR "/../../errors/catalog.json"));
   std::set<std::string> causes;
   for (const auto& c : catalog["causes"]) causes.insert(c["id"].get<std::string>());
   std::map<std::string, int> rows;
@@ -31,7 +31,7 @@ TEST(Pkcs11Errors, EveryCatalogCauseHasExactlyOneRow) {
 }
 
 TEST(Pkcs11Errors, DocsTableMatchesTheCode) {
-  const std::string doc = ReadAll(ENCLAVE_SOURCE_DIR "/docs/pkcs11.md");
+  const std::string doc = ReadAll(ENCLAVE_SOURCE_DIR "/../../docs/pkcs11.md");
   ASSERT_FALSE(doc.empty());
   // Rows look like: | `device-locked` | `CKR_USER_NOT_LOGGED_IN` | ...
   std::map<std::string, std::string> documented;

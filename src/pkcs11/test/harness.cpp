@@ -3,7 +3,9 @@
 #include <dlfcn.h>
 #include <stdlib.h>
 
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 
 namespace enclave::pkcs11::test {
 
@@ -34,32 +36,61 @@ void ModuleTest::SetUp() {
   ASSERT_EQ(f()->C_Initialize(&args), CKR_OK);
 }
 
+namespace {
+
+// Runs `enclave ARGS --json` in the test's home, feeding `input` on stdin; returns its JSON output.
+nlohmann::json RunCli(const std::filesystem::path& home, const std::string& args,
+                      const std::string& input = "") {
+  const std::filesystem::path in = home.parent_path() / (home.filename().string() + ".stdin");
+  {
+    std::ofstream f(in);
+    f << input;
+  }
+  const std::string cmd =
+      std::string("'") + ENCLAVE_BIN_DIR + "/enclave' " + args + " --json < '" + in.string() + "'";
+  std::string out;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    const int status = ::pclose(p);
+    EXPECT_EQ(status, 0) << cmd << ": " << out;
+  } else {
+    ADD_FAILURE() << "popen " << cmd;
+  }
+  std::error_code ec;
+  std::filesystem::remove(in, ec);
+  auto j = nlohmann::json::parse(out, nullptr, false);
+  return j.is_discarded() ? nlohmann::json() : j;
+}
+
+}  // namespace
+
 void ModuleTest::TearDown() {
   f()->C_Finalize(nullptr);
-  cli_.reset();
-  (void)client::StopDaemon(home_);
+  (void)RunCli(home_, "daemon stop");
   std::error_code ec;
   std::filesystem::remove_all(home_, ec);
 }
 
-client::Client& ModuleTest::Cli() {
-  if (!cli_) {
-    client::ConnectOptions o;
-    o.home = home_;
-    auto c = client::Client::Connect(o);
-    EXPECT_TRUE(c.ok()) << c.error().ToString();
-    cli_ = std::move(c).value();
-  }
-  return *cli_;
-}
+bool ModuleTest::StopDaemon() { return !RunCli(home_, "daemon stop").is_null(); }
 
 nlohmann::json ModuleTest::Admin(const std::string& command, const nlohmann::json& args,
                                  const std::vector<std::string>& secrets) {
-  std::vector<SecureBytes> s;
-  for (const auto& x : secrets) s.emplace_back(AsBytes(x));
-  auto r = Cli().Admin(command, args, s);
-  EXPECT_TRUE(r.ok()) << command << ": " << (r.ok() ? "" : r.error().ToString());
-  return r.ok() ? *r : nlohmann::json();
+  if (command == "passcode.set") {
+    return RunCli(home_, "passcode set --passcode-stdin", secrets.empty() ? "" : secrets[0] + "\n");
+  }
+  if (command == "config.set") {
+    return RunCli(home_, "config set '" + args.at("key").get<std::string>() + "' '" +
+                             args.at("value").get<std::string>() + "'");
+  }
+  if (command == "biometry") {
+    std::string cli = "biometry " + args.at("action").get<std::string>();
+    if (args.contains("finger")) cli += " --finger " + args.at("finger").get<std::string>();
+    return RunCli(home_, cli);
+  }
+  ADD_FAILURE() << "no CLI command for " << command;
+  return nlohmann::json();
 }
 
 CK_SESSION_HANDLE ModuleTest::Open(bool rw) {

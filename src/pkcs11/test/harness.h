@@ -5,10 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include "client/client.h"
 #include "common/bytes.h"
 #include "pkcs11/p11.h"
 
@@ -23,10 +23,14 @@ class ModuleTest : public ::testing::Test {
   void TearDown() override;
 
   CK_FUNCTION_LIST* f() { return Module(); }
-  // A client of the same home, for what the CLI would do (passcode, biometry simulator).
-  client::Client& Cli();
+  // What a user does beside the module (passcode, biometry simulator), through the real `enclave`
+  // CLI: the test must not link the client library, whose protocol descriptors the module
+  // registers too.
   nlohmann::json Admin(const std::string& command, const nlohmann::json& args = nlohmann::json::object(),
                        const std::vector<std::string>& secrets = {});
+
+  // Stops the home's daemon (`enclave daemon stop`); the module must reconnect on its next call.
+  bool StopDaemon();
 
   CK_SESSION_HANDLE Open(bool rw = true);
   // Generates an EC key pair with CKA_ID = id; returns {public, private}.
@@ -39,9 +43,6 @@ class ModuleTest : public ::testing::Test {
   Bytes PublicPoint(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub);  // X9.63, from CKA_EC_POINT
 
   std::filesystem::path home_;
-
- private:
-  std::unique_ptr<client::Client> cli_;
 };
 
 }  // namespace enclave::pkcs11::test

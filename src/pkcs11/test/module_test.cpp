@@ -31,7 +31,7 @@ TEST_F(Pkcs11Module, OneSoftTokenWithoutTpmWithStableSerial) {
   EXPECT_EQ(info.flags & CKF_LOGIN_REQUIRED, 0u);
   EXPECT_EQ(f()->C_GetTokenInfo(1, &info), CKR_SLOT_ID_INVALID);
   const std::string serial(reinterpret_cast<char*>(info.serialNumber), 16);
-  ASSERT_TRUE(client::StopDaemon(home_).ok());
+  ASSERT_TRUE(StopDaemon());
   ASSERT_EQ(f()->C_GetTokenInfo(slot, &info), CKR_OK);  // reconnects, starting a new daemon
   EXPECT_EQ(std::string(reinterpret_cast<char*>(info.serialNumber), 16), serial);
 }

@@ -81,7 +81,7 @@ TEST_F(Pkcs11Robustness, RestartedDaemonIsReconnected) {
   Bytes sig;
   ASSERT_EQ(Sign(s, priv, CKM_ECDSA, Bytes(32, 4), &sig), CKR_OK);
   for (int round = 0; round < 2; ++round) {
-    ASSERT_TRUE(client::StopDaemon(home_).ok());
+    ASSERT_TRUE(StopDaemon());
     EXPECT_EQ(Sign(s, priv, CKM_ECDSA, Bytes(32, 4), &sig), CKR_OK) << round;
   }
   CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;

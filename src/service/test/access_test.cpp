@@ -135,6 +135,20 @@ TEST_P(AccessTest, WrongPasscodesLockOutAcrossRestarts) {
   EXPECT_TRUE(refused.error().user_info.contains("retry_after_seconds")) << refused.error().ToJson().dump();
 }
 
+TEST_P(AccessTest, AttemptPolicyAppliesWithoutRestart) {
+  SetPasscode("1357");
+  ASSERT_TRUE(Admin("config.set", {{"key", "passcode-max-attempts"}, {"value", "3"}}).ok());
+  ASSERT_TRUE(Admin("config.set", {{"key", "passcode-lockout-seconds"}, {"value", "120"}}).ok());
+  auto status = Admin("status");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ((*status)["keybag"]["max_failed_attempts"], 3);
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(Admin("unlock", {}, {"0000"}).ok());
+  auto refused = Admin("unlock", {}, {"1357"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.error().user_info.value("locked_out", false)) << refused.error().ToJson().dump();
+  EXPECT_LE(refused.error().user_info.value("retry_after_seconds", int64_t{0}), 120);
+}
+
 TEST_P(AccessTest, PolicyEditedInTheDatabaseNeverGrantsAccess) {
   auto key = session_->CreateKey(Spec("guarded", "when-unlocked-this-device-only", {"biometry-any", "private-key-usage"}));
   ASSERT_TRUE(key.ok());

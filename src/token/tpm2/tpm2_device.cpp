@@ -210,6 +210,37 @@ Status Tpm2Device::WithObject(const ObjectBlob& blob, std::string_view what, con
   });
 }
 
+TSS2_RC Tpm2Device::StartSaltedSession(TPMA_SESSION encrypt, std::optional<TransientObject>* session) {
+  if (TSS2_RC rc = EnsureStorageKey(); rc != TSS2_RC_SUCCESS) return rc;
+  TPMT_SYM_DEF symmetric{};
+  symmetric.algorithm = TPM2_ALG_AES;
+  symmetric.keyBits.aes = 128;
+  symmetric.mode.aes = TPM2_ALG_CFB;
+  ESYS_TR handle = ESYS_TR_NONE;
+  // tpmKey = the SRK: ESAPI encrypts a fresh salt to it (ECDH), so the session key stays
+  // unknown to anyone watching the bus, even one who knows the objects' authValues.
+  TSS2_RC rc = Esys_StartAuthSession(connection_->esys(), srk_->handle(), ESYS_TR_NONE, ESYS_TR_NONE,
+                                     ESYS_TR_NONE, ESYS_TR_NONE, nullptr, TPM2_SE_HMAC, &symmetric,
+                                     TPM2_ALG_SHA256, &handle);
+  if (rc != TSS2_RC_SUCCESS) return rc;
+  session->emplace(connection_->esys(), handle);
+  // continueSession: the session outlives a failed command too, and is flushed by its owner.
+  const TPMA_SESSION attributes = TPMA_SESSION_CONTINUESESSION | encrypt;
+  return Esys_TRSess_SetAttributes(connection_->esys(), handle, attributes, 0xff);
+}
+
+Status Tpm2Device::WithObjectInSession(const ObjectBlob& blob, std::string_view what, TPMA_SESSION encrypt,
+                                       const SessionOp& op) {
+  std::lock_guard lock(mu_);
+  return Run(what, [&]() -> Outcome {
+    ESYS_TR handle = ESYS_TR_NONE;
+    if (Outcome load = LoadObject(blob, 0, &handle); load.rc != TSS2_RC_SUCCESS) return load;
+    std::optional<TransientObject> session;
+    if (TSS2_RC rc = StartSaltedSession(encrypt, &session); rc != TSS2_RC_SUCCESS) return {rc, false};
+    return {op(connection_->esys(), handle, session->handle()), false};
+  });
+}
+
 Status Tpm2Device::WithObjectAndAttestationKey(const ObjectBlob& blob, std::string_view what,
                                                const AttestOp& op) {
   std::lock_guard lock(mu_);
@@ -234,20 +265,29 @@ Result<ObjectBlob> Tpm2Device::CreateUnderStorageKey(std::string_view what, cons
   const TPML_PCR_SELECTION pcrs{};
   EsysPtr<TPM2B_PRIVATE> out_private;
   EsysPtr<TPM2B_PUBLIC> out_public;
-  RETURN_IF_ERROR(WithStorageKey(what, [&](ESYS_CONTEXT* esys, ESYS_TR srk) {
+  std::lock_guard lock(mu_);
+  RETURN_IF_ERROR(Run(what, [&]() -> Outcome {
+    // The sensitive area (a secret to seal, an authValue) goes to the TPM encrypted.
+    std::optional<TransientObject> session;
+    if (TSS2_RC rc = StartSaltedSession(TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT, &session);
+        rc != TSS2_RC_SUCCESS) {
+      return {rc, false};
+    }
+    ESYS_CONTEXT* esys = connection_->esys();
+    const ESYS_TR srk = srk_->handle();
     TPM2B_PRIVATE* priv = nullptr;
     TPM2B_PUBLIC* pub = nullptr;
     TPM2B_CREATION_DATA* creation_data = nullptr;
     TPM2B_DIGEST* creation_hash = nullptr;
     TPMT_TK_CREATION* ticket = nullptr;
-    const TSS2_RC rc = Esys_Create(esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &in_public,
+    const TSS2_RC rc = Esys_Create(esys, srk, session->handle(), ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &in_public,
                                    &outside_info, &pcrs, &priv, &pub, &creation_data, &creation_hash, &ticket);
     out_private.reset(priv);
     out_public.reset(pub);
     Esys_Free(creation_data);
     Esys_Free(creation_hash);
     Esys_Free(ticket);
-    return rc;
+    return Outcome{rc, false};
   }));
   return ObjectBlob{*out_public, *out_private};
 }

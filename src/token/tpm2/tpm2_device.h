@@ -93,6 +93,13 @@ class Tpm2Device {
   // Loads the object under the SRK (or takes it from the cache) and runs `op` on it. A load
   // the TPM rejects as not its own is CryptoTokenKit -3, cause tpm-cleared.
   Status WithObject(const ObjectBlob& blob, std::string_view what, const ObjectOp& op);
+  // As WithObject, with an HMAC session salted with the SRK (so only this process and the TPM
+  // know its key) that authorizes the object and encrypts the first command parameter
+  // (TPMA_SESSION_DECRYPT) and/or the first response parameter (TPMA_SESSION_ENCRYPT) with
+  // AES-128-CFB: authorization values and sealed data never cross the bus in clear.
+  using SessionOp = std::function<TSS2_RC(ESYS_CONTEXT*, ESYS_TR object, ESYS_TR session)>;
+  Status WithObjectInSession(const ObjectBlob& blob, std::string_view what, TPMA_SESSION encrypt,
+                             const SessionOp& op);
   // Also creates the attestation key (a primary in the endorsement hierarchy, flushed after).
   Status WithObjectAndAttestationKey(const ObjectBlob& blob, std::string_view what, const AttestOp& op);
 
@@ -109,6 +116,8 @@ class Tpm2Device {
   void Disconnect();
   void FlushCache();
   TSS2_RC EnsureStorageKey();
+  // A salted, parameter-encrypting HMAC session (see WithObjectInSession); needs the SRK.
+  TSS2_RC StartSaltedSession(TPMA_SESSION encrypt, std::optional<TransientObject>* session);
   // Loads (or finds) the object; leaves room for `spare` more transient objects.
   Outcome LoadObject(const ObjectBlob& blob, size_t spare, ESYS_TR* handle);
 

@@ -93,11 +93,14 @@ Result<SecureBytes> Tpm2Sealer::UnsealObject(ByteView sealed, ByteView auth) {
   tpm_auth.size = static_cast<UINT16>(auth.size());
   if (!auth.empty()) std::memcpy(tpm_auth.buffer, auth.data(), auth.size());
   std::unique_ptr<TPM2B_SENSITIVE_DATA, WipeSensitiveData> data;
-  const Status unsealed = device_->WithObject(blob, "TPM2_Unseal", [&](ESYS_CONTEXT* esys, ESYS_TR obj) {
+  // The authValue is proven by an HMAC over a salted session (never sent), and the unsealed data
+  // comes back encrypted under the session key: a bus sniffer learns neither.
+  const Status unsealed = device_->WithObjectInSession(
+      blob, "TPM2_Unseal", TPMA_SESSION_ENCRYPT, [&](ESYS_CONTEXT* esys, ESYS_TR obj, ESYS_TR session) {
     TSS2_RC rc = Esys_TR_SetAuth(esys, obj, &tpm_auth);
     if (rc != TSS2_RC_SUCCESS) return rc;
     TPM2B_SENSITIVE_DATA* out = nullptr;
-    rc = Esys_Unseal(esys, obj, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &out);
+    rc = Esys_Unseal(esys, obj, session, ESYS_TR_NONE, ESYS_TR_NONE, &out);
     data.reset(out);
     // The loaded object stays cached: it must not keep the passcode-derived value.
     const TPM2B_AUTH empty{};

@@ -1,0 +1,40 @@
+// Taking a daemon's place in the file system: binding the Unix socket (clearing a stale one),
+// the folders it lives in, socket activation, and the system daemon's drop to its own user.
+// Failures that no retry can fix (a path too long for a socket, a home that is a file, a
+// read-only or forbidden folder) carry permanent causes with the path named.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+
+#include "common/result.h"
+#include "daemon/unique_fd.h"
+
+namespace enclave::daemon {
+
+// errSecNotAvailable with `cause` ("daemon-unavailable" when transient).
+Error ListenError(const std::string& what, const std::string& cause = "daemon-unavailable");
+// The permanent cause for a failed system call's errno: permission-denied (EACCES, EPERM),
+// home-unusable (ENOTDIR, EROFS, EEXIST, ENOENT...), disk-full (ENOSPC).
+std::string CauseOfErrno(int err);
+
+// Creates `dir` (and its parents) with `mode` when missing; a `dir` that is not a directory is
+// home-unusable.
+Status EnsureDirectory(const std::filesystem::path& dir, mode_t mode);
+
+// Binds and listens on `path` with `mode`. A live listener there: errSecNotAvailable with
+// user_info.already_running; a stale socket is removed first (or the error names it).
+Result<UniqueFd> BindSocket(const std::filesystem::path& path, mode_t mode);
+
+// Closes every descriptor from `first` up: a daemon keeps none of its starter's.
+void CloseDescriptorsFrom(int first);
+
+// The system daemon's setup as root: the state folder (0700, owned by `user`). Then drops to
+// `user` for good: supplementary groups cleared, gid and uid set, and regaining root checked to
+// fail. Already running as `user` (systemd's User=): only the folder is checked.
+Status PrepareStateDirectory(const std::filesystem::path& state_dir, const std::string& user);
+Status DropPrivileges(const std::string& user);
+
+}  // namespace enclave::daemon
