@@ -6,6 +6,7 @@
 namespace enclave::crypto {
 
 Result<std::optional<SignInput>> PrehashForSigning(const std::string& algorithm, ByteView message) {
+  if (message.size() <= kLargestMessageSentWhole) return std::optional<SignInput>();
   auto alg = FindAlgorithm(algorithm);
   if (!alg.ok() || !alg->hash) return std::optional<SignInput>();
   auto digest_alg = DigestCounterpart(*alg);

@@ -3,6 +3,7 @@
 // message of any size signs and the daemon sees 32-64 bytes.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -11,10 +12,14 @@
 
 namespace enclave::crypto {
 
-// What to ask the token for in place of (algorithm, message): a message algorithm becomes its
-// digest counterpart and the message's digest; anything else, including an unknown name (the
-// service says what is wrong with it), is passed through unchanged (nullopt, so that the caller
-// need not copy the input).
+// A message up to this size travels whole and the enclave hashes it: a short-lived caller (one
+// CLI command) then never initialises a digest itself, which costs more than the signature.
+inline constexpr size_t kLargestMessageSentWhole = 64 * 1024;
+
+// What to ask the token for in place of (algorithm, message): a message algorithm with a message
+// larger than kLargestMessageSentWhole becomes its digest counterpart and the message's digest;
+// anything else, including an unknown name (the service says what is wrong with it), is passed
+// through unchanged (nullopt, so that the caller need not copy the input).
 struct SignInput {
   std::string algorithm;
   Bytes input;

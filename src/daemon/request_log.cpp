@@ -130,7 +130,13 @@ void RequestLog::Request(const RequestLogEntry& entry) {
     // its log exists, and a thread does not survive a fork.
     if (!flusher_.joinable() && !stopping_) flusher_ = std::thread([this] { FlusherLoop(); });
     pending_ += line;
-    wake = pending_.size() >= kFlushBytes;
+    // A refusal is what someone reading the log looks for, at once: it is written through (and
+    // refusals are not the hot path). Successes wait for the flusher.
+    if (entry.error) {
+      FlushLocked();
+    } else {
+      wake = pending_.size() >= kFlushBytes;
+    }
   }
   if (wake) wake_.notify_all();
 }
@@ -180,29 +186,42 @@ void RequestLog::RotateLocked() {
   std::filesystem::rename(path_, numbered(1), ec);
 }
 
-// Logging never fails a request: write errors drop the lines.
+// Logging never fails a request: write errors drop the lines. Buffered lines are split between
+// files at line boundaries, so that no file grows past kMaxLogBytes (one longer line excepted).
 void RequestLog::FlushLocked() {
-  if (pending_.empty()) return;
-  if (fd_ >= 0 && size_ > 0 && size_ + pending_.size() > kMaxLogBytes) RotateLocked();
-  if (fd_ < 0) {
-    // O_APPEND so that each write lands whole at the end even if something else appends too.
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    struct stat st {};
-    size_ = fd_ >= 0 && ::fstat(fd_, &st) == 0 ? static_cast<uintmax_t>(st.st_size) : 0;
-    if (fd_ >= 0 && size_ > 0 && size_ + pending_.size() > kMaxLogBytes) {
-      RotateLocked();
+  size_t from = 0;
+  while (from < pending_.size()) {
+    if (fd_ < 0) {
+      // O_APPEND so that each write lands whole at the end even if something else appends too.
       fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-      size_ = 0;
+      if (fd_ < 0) break;
+      struct stat st {};
+      size_ = ::fstat(fd_, &st) == 0 ? static_cast<uintmax_t>(st.st_size) : 0;
     }
-  }
-  if (fd_ >= 0) {
-    size_t done = 0;
-    while (done < pending_.size()) {
-      const ssize_t n = ::write(fd_, pending_.data() + done, pending_.size() - done);
+    const size_t room = size_ < kMaxLogBytes ? static_cast<size_t>(kMaxLogBytes - size_) : 0;
+    size_t to = pending_.size();
+    if (to - from > room) {
+      const size_t cut = room > 0 ? pending_.rfind('\n', from + room - 1) : std::string::npos;
+      if (cut != std::string::npos && cut >= from) {
+        to = cut + 1;
+      } else if (size_ > 0) {
+        RotateLocked();
+        continue;
+      } else {
+        const size_t line_end = pending_.find('\n', from);
+        to = line_end == std::string::npos ? pending_.size() : line_end + 1;
+      }
+    }
+    size_t done = from;
+    while (done < to) {
+      const ssize_t n = ::write(fd_, pending_.data() + done, to - done);
       if (n <= 0) break;
       done += static_cast<size_t>(n);
     }
-    size_ += done;
+    size_ += done - from;
+    if (done < to) break;
+    from = to;
+    if (from < pending_.size()) RotateLocked();
   }
   pending_.clear();
 }
