@@ -157,7 +157,7 @@ Result<nlohmann::json> EnclaveImpl::Diagnostics() {
   nlohmann::json files = nlohmann::json::object();
   files["status.json"] = StatusReport().dump(2);
   files["doctor.json"] = DoctorReport().dump(2);
-  auto events = keychain_->Events();
+  auto events = Events();
   nlohmann::json ev = nlohmann::json::array();
   if (events.ok()) {
     for (const auto& e : *events) ev.push_back({{"time", e.time_ms}, {"kind", e.kind}, {"cause", e.cause}, {"kids", e.kids}});

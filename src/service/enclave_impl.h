@@ -15,6 +15,7 @@
 #include "keybag/keybag.h"
 #include "keychain/keychain.h"
 #include "service/config.h"
+#include "service/event_batch.h"
 #include "service/key_cache.h"
 #include "service/session_lock.h"
 #include "service/enclave.h"
@@ -40,6 +41,8 @@ class EnclaveImpl : public Enclave {
   bool debug() const { return options_.debug; }
 
   keychain::Keychain& keychain() { return *keychain_; }
+  // The journal, with the entries still waiting in the group commit (event_batch.h).
+  Result<std::vector<keychain::Event>> Events();
   keybag::Keybag& keybag() { return *keybag_; }
   Result<token::Token*> GetToken(const std::string& id);
   // The configured biometry provider, or null when biometry is "none".
@@ -103,6 +106,7 @@ class EnclaveImpl : public Enclave {
 
   EnclaveOptions options_;
   std::unique_ptr<keychain::Keychain> keychain_;
+  std::unique_ptr<EventBatch> events_;  // after keychain_: committed before the keychain closes
   std::unique_ptr<keybag::Keybag> keybag_;
   KeyCache key_cache_;
   std::atomic<uint64_t> key_generation_{1};
