@@ -23,8 +23,8 @@ uint32_t FrameLength(const uint8_t* p) {
 }  // namespace
 
 SocketFrameReader::SocketFrameReader(int fd, std::chrono::milliseconds frame_timeout,
-                                     std::chrono::milliseconds idle_timeout)
-    : fd_(fd), timeout_(frame_timeout) {
+                                     std::chrono::milliseconds idle_timeout, size_t max_frame)
+    : fd_(fd), timeout_(frame_timeout), max_frame_(max_frame) {
   if (idle_timeout.count() > 0) {
     timeval tv{};
     tv.tv_sec = static_cast<time_t>(idle_timeout.count() / 1000);
@@ -41,7 +41,7 @@ bool SocketFrameReader::HasWholeFrame() const {
   const size_t have = end_ - begin_;
   if (have < kFrameHeaderSize) return false;
   const uint32_t length = FrameLength(buf_.data() + begin_);
-  return length <= kMaxFrameSize && have >= kFrameHeaderSize + length;
+  return length <= max_frame_ && have >= kFrameHeaderSize + length;
 }
 
 void SocketFrameReader::WipeConsumed() {
@@ -111,10 +111,10 @@ SocketFrameReader::Frame SocketFrameReader::Next() {
     if (have >= kFrameHeaderSize) {
       const uint32_t length = FrameLength(buf_.data() + begin_);
       // Checked before anything is kept: the claimed length is the peer's word, not a fact.
-      if (length > kMaxFrameSize) {
+      if (length > max_frame_) {
         r.error = FrameError::kTooLarge;
         r.detail = "frame of " + std::to_string(length) + " bytes exceeds the limit of " +
-                   std::to_string(kMaxFrameSize);
+                   std::to_string(max_frame_);
         return r;
       }
       need = kFrameHeaderSize + length;

@@ -18,8 +18,10 @@ class SocketFrameReader {
  public:
   // A non-zero idle timeout is set on the socket itself (SO_RCVTIMEO): waiting between frames
   // stays one blocking recv, with no poll before it.
+  // `max_frame` is the largest payload accepted (the ssh agent protocol has its own limit).
   SocketFrameReader(int fd, std::chrono::milliseconds frame_timeout,
-                    std::chrono::milliseconds idle_timeout = std::chrono::milliseconds(0));
+                    std::chrono::milliseconds idle_timeout = std::chrono::milliseconds(0),
+                    size_t max_frame = kMaxFrameSize);
   ~SocketFrameReader();
   SocketFrameReader(const SocketFrameReader&) = delete;
   SocketFrameReader& operator=(const SocketFrameReader&) = delete;
@@ -41,6 +43,7 @@ class SocketFrameReader {
 
   int fd_;
   std::chrono::milliseconds timeout_;
+  size_t max_frame_;
   bool idle_limited_ = false;  // SO_RCVTIMEO is set: a blocking recv that times out means idle
   Bytes buf_;
   size_t begin_ = 0, end_ = 0;  // unread bytes are buf_[begin_, end_)

@@ -382,16 +382,17 @@ void Server::ServeAgent(service::Enclave& enclave, int fd, const service::Peer& 
   sshagent::AgentOptions agent_options;
   agent_options.own_socket = agent_socket_path_;
   sshagent::Agent agent(*session, {peer.pid, sshagent::ProcessChain(peer.pid)}, agent_options);
+  // The agent protocol frames messages as the daemon's does (a 4-byte length), with its own
+  // limit; a buffered reader takes a request in one recv.
+  SocketFrameReader reader(fd, options_.frame_timeout, std::chrono::milliseconds(0), sshagent::kMaxMessageSize);
   while (!stopping_) {
-    sshagent::ReadResult read =
-        sshagent::ReadMessage(fd, std::chrono::milliseconds(-1), options_.frame_timeout);
-    if (read.status != sshagent::ReadResult::Status::kOk) {
-      if (read.status != sshagent::ReadResult::Status::kClosed &&
-          read.status != sshagent::ReadResult::Status::kIo && !stopping_) {
+    SocketFrameReader::Frame frame = reader.Next();
+    if (!frame.payload || frame.payload->empty()) {
+      if (frame.payload || (frame.error != FrameError::kClosed && frame.error != FrameError::kIo && !stopping_)) {
         // The stream cannot be resynchronised after a bad frame: say so in the log and close.
         RequestLogEntry entry = base;
         entry.request = "ssh-agent frame";
-        entry.error = ProtocolError(sshagent::ReadStatusName(read.status));
+        entry.error = ProtocolError(frame.payload ? "an empty message" : frame.detail);
         (void)sshagent::WriteMessage(fd, Bytes{sshagent::kFailure});
         log_.Request(entry);
       }
@@ -399,8 +400,7 @@ void Server::ServeAgent(service::Enclave& enclave, int fd, const service::Peer& 
     }
     const auto start = std::chrono::steady_clock::now();
     sshagent::Outcome outcome;
-    const Bytes reply = agent.Handle(read.message, &outcome);
-    WipeBuffer(&read.message);
+    const Bytes reply = agent.Handle(*frame.payload, &outcome);
     const Status sent = sshagent::WriteMessage(fd, reply);
     RequestLogEntry entry = base;
     entry.request = "ssh-agent " + outcome.request;
