@@ -14,7 +14,7 @@ DESTDIR ?=
 # Progress, warnings and errors only: no "Entering directory" lines from the generated makefiles.
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all setup build test test-sanitize test-tsan fuzz soak demo bench format tidy clean install deb
+.PHONY: all setup build test test-sanitize test-tsan fuzz soak demo bench bench-compare format tidy clean install deb
 
 all: build
 
@@ -81,6 +81,11 @@ demo: build
 
 bench: build
 	@scripts/with-swtpm scripts/bench $(BUILD_DIR)
+
+# enclave next to raw OpenSSL, SoftHSM2, OpenSSH's ssh-agent and swtpm, in one run:
+# build/bench-compare/results.json, results.md and chart.png.
+bench-compare: build
+	@scripts/bench-compare $(BUILD_DIR)
 
 format:
 	@git ls-files '*.cpp' '*.h' | xargs clang-format -i

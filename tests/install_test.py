@@ -151,7 +151,7 @@ class DebianPackage(unittest.TestCase):
         self.assertEqual(len(debs), 1, r.stdout[-800:])
         info = run(["dpkg-deb", "-f", debs[0], "Depends"]).stdout.decode()
         # Computed by dpkg-shlibdeps from what the binaries link.
-        for lib in ("libssl3", "libsqlite3-0", "libtss2-esys", "libprotobuf32", "libsystemd0"):
+        for lib in ("libssl3", "libsqlite3-0", "libtss2-esys", "libprotobuf-lite32", "libsystemd0"):
             self.assertIn(lib, info)
         x = os.path.join(self.tmp, "x")
         self.assertEqual(run(["dpkg-deb", "-x", debs[0], x]).returncode, 0)

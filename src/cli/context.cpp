@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 
 #include "common/error_catalog.h"
@@ -142,16 +143,37 @@ Result<Bytes> ReadFileBytes(const std::string& path, size_t limit) {
 }
 
 Result<Bytes> HashFile(const std::string& path, crypto::Hash hash) {
+  ASSIGN_OR_RETURN(auto input, ReadOrHashFile(path, hash, 0));
+  return std::move(input.bytes);
+}
+
+Result<MessageInput> ReadOrHashFile(const std::string& path, crypto::Hash hash, size_t keep_limit) {
   ASSIGN_OR_RETURN(const int fd, OpenInput(path));
   FdCloser closer(fd);
-  crypto::DigestStream digest(hash);
+  MessageInput input;
   uint8_t buf[65536];
+  std::optional<crypto::DigestStream> digest;
   for (;;) {
     const ssize_t n = ReadSome(fd, buf, sizeof buf);
     if (n < 0) return InputError(path, std::strerror(errno));
-    if (n == 0) return digest.Finish();
-    digest.Update(ByteView(buf, static_cast<size_t>(n)));
+    if (n == 0) break;
+    const ByteView chunk(buf, static_cast<size_t>(n));
+    if (!digest && input.bytes.size() + chunk.size() <= keep_limit) {
+      input.bytes.insert(input.bytes.end(), chunk.begin(), chunk.end());
+      continue;
+    }
+    if (!digest) {
+      digest.emplace(hash);
+      digest->Update(input.bytes);
+      input.bytes.clear();
+    }
+    digest->Update(chunk);
   }
+  if (!digest && keep_limit > 0) return input;
+  if (!digest) digest.emplace(hash);
+  input.hashed = true;
+  input.bytes = digest->Finish();
+  return input;
 }
 
 Status WriteFileBytes(const std::string& path, ByteView data) {

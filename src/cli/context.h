@@ -42,6 +42,14 @@ inline constexpr size_t kMaxLocalInput = size_t{256} << 20;
 Result<Bytes> ReadFileBytes(const std::string& path, size_t limit = kMaxRequestInput);
 // Hashes a file of any size (or an endless stream, until it ends) in bounded memory.
 Result<Bytes> HashFile(const std::string& path, crypto::Hash hash);
+// A message to sign: kept whole when it has at most `keep_limit` bytes (the enclave hashes it,
+// and this process never starts a digest: OpenSSL's initialisation is a third of a short
+// command's time), else hashed here as it is read.
+struct MessageInput {
+  bool hashed = false;
+  Bytes bytes;  // the message, or its digest when hashed
+};
+Result<MessageInput> ReadOrHashFile(const std::string& path, crypto::Hash hash, size_t keep_limit);
 Status WriteFileBytes(const std::string& path, ByteView data);
 // Reads one line (without the line end) from the environment's input, for --passcode-stdin.
 Result<SecureBytes> ReadSecretLine(Environment& env, const std::string& what);

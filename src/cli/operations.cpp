@@ -4,6 +4,7 @@
 #include "cli/context.h"
 #include "crypto/algorithm.h"
 #include "crypto/ec.h"
+#include "crypto/message_digest.h"
 
 namespace enclave::cli {
 namespace {
@@ -18,16 +19,16 @@ struct OperationOptions {
 
 enum class Kind { kSign, kDecrypt, kKeyExchange };
 
-// The input of a sign or decrypt. A message to sign with a message algorithm is hashed here as
-// it is read (any size, bounded memory) and *algorithm becomes the matching digest algorithm;
-// everything else must fit in one request.
+// The input of a sign or decrypt. A larger message to sign with a message algorithm is hashed
+// here as it is read (any size, bounded memory) and *algorithm becomes the matching digest
+// algorithm; everything else must fit in one request.
 Result<Bytes> ReadOperationInput(const std::string& path, Kind kind, std::string* algorithm) {
   if (kind == Kind::kSign) {
     if (auto alg = crypto::FindAlgorithm(*algorithm); alg.ok() && alg->hash) {
       if (auto digest_alg = crypto::DigestCounterpart(*alg)) {
-        ASSIGN_OR_RETURN(Bytes digest, HashFile(path, *alg->hash));
-        *algorithm = digest_alg->name;
-        return digest;
+        ASSIGN_OR_RETURN(MessageInput input, ReadOrHashFile(path, *alg->hash, crypto::kLargestMessageSentWhole));
+        if (input.hashed) *algorithm = digest_alg->name;
+        return std::move(input.bytes);
       }
     }
   }

@@ -11,8 +11,10 @@
 
 #include "client/connection.h"
 #include "common/home.h"
+#include "crypto/message_digest.h"
 #include "daemon/codec.h"
 #include "daemon/frame.h"
+#include "daemon/frame_buffer.h"
 
 namespace enclave::client {
 namespace internal {
@@ -168,6 +170,10 @@ Result<std::unique_ptr<Client>> Client::Connect(const ConnectOptions& options) {
   return client;
 }
 
+// A reply may take as long as the user takes to answer a prompt; once begun it must be whole
+// within 30 s.
+constexpr auto kReplyTimeout = std::chrono::seconds(30);
+
 void Client::ReconnectIfClosedWhileIdle() {
   if (!fd_.valid() || stateful_) return;
   pollfd p{fd_.get(), POLLIN, 0};
@@ -177,7 +183,35 @@ void Client::ReconnectIfClosedWhileIdle() {
   int err = 0;
   auto fd = socket_.empty() ? internal::ConnectOrStart(home_, options_)
                             : internal::ConnectSocketPath(socket_, &err);
-  if (fd.ok()) fd_ = std::move(fd).value();
+  if (!fd.ok()) return;
+  fd_ = std::move(fd).value();
+  reader_ = std::make_unique<daemon::SocketFrameReader>(fd_.get(), kReplyTimeout);
+}
+
+Client::Client(std::filesystem::path home, daemon::UniqueFd fd)
+    : home_(std::move(home)),
+      fd_(std::move(fd)),
+      reader_(std::make_unique<daemon::SocketFrameReader>(fd_.get(), kReplyTimeout)) {}
+
+void Client::CloseLocked() {
+  fd_.reset();  // the session is gone with the connection; do not pretend otherwise
+  reader_.reset();
+}
+
+Result<wire::Response> Client::ReadReplyLocked() {
+  daemon::SocketFrameReader::Frame frame = reader_->Next();
+  if (!frame.payload) {
+    if (frame.error == daemon::FrameError::kClosed) {
+      return internal::DaemonUnavailable("the daemon closed the connection");
+    }
+    return internal::DaemonUnavailable("no reply from the daemon (" + daemon::FrameErrorName(frame.error) +
+                                       "): " + frame.detail);
+  }
+  wire::Response response;
+  if (!daemon::ParsePayload(*frame.payload, &response)) {
+    return daemon::ProtocolError("the daemon's reply is not a well-formed message");
+  }
+  return response;
 }
 
 Result<wire::Response> Client::Call(wire::Request& request) {
@@ -185,10 +219,29 @@ Result<wire::Response> Client::Call(wire::Request& request) {
   ReconnectIfClosedWhileIdle();
   if (!fd_.valid()) return internal::DaemonUnavailable("the connection to the daemon is closed");
   request.set_id(next_id_++);
-  auto response = internal::RoundTrip(fd_.get(), request);
+  out_.clear();
+  Status encoded = daemon::AppendFrame(request, &out_);
   daemon::WipeSecrets(&request);
-  if (!response.ok() && response.error().effective_cause() == "daemon-unavailable") {
-    fd_.reset();  // the session is gone with the connection; do not pretend otherwise
+  if (!encoded.ok()) return encoded.error();
+  const Status sent = daemon::WriteAll(fd_.get(), out_);
+  daemon::WipeBuffer(&out_);
+  // Even when the write failed, the daemon may have said why before closing (a refused peer).
+  auto response = ReadReplyLocked();
+  if (!response.ok()) {
+    if (!sent.ok()) {
+      response = internal::DaemonUnavailable("the connection to the daemon is lost (" +
+                                             sent.error().description + ")");
+    }
+    if (response.error().effective_cause() == "daemon-unavailable") CloseLocked();
+    return response;
+  }
+  if (response->result_case() == wire::Response::kError &&
+      (response->id() == 0 || response->id() == request.id())) {
+    return daemon::FromWire(response->error());
+  }
+  if (response->id() != request.id()) {
+    return daemon::ProtocolError("reply " + std::to_string(response->id()) + " does not answer request " +
+                                 std::to_string(request.id()));
   }
   return response;
 }
@@ -238,17 +291,108 @@ Result<int> Client::DeleteKeys(const KeyQuery& query) {
   return resp.count().count();
 }
 
-Result<OperationResult> Client::Sign(const KeyQuery& key, const std::string& algorithm, const Bytes& input,
-                                     const AuthOptions& auth) {
-  wire::Request r;
-  auto* s = r.mutable_sign();
+namespace {
+
+void FillSign(const KeyQuery& key, const std::string& algorithm, ByteView input, const AuthOptions& auth,
+              wire::Request* r) {
+  auto* s = r->mutable_sign();
   daemon::ToWire(key, s->mutable_key());
   s->set_algorithm(algorithm);
-  s->set_input(std::string(input.begin(), input.end()));
+  s->set_input(reinterpret_cast<const char*>(input.data()), input.size());
   daemon::ToWire(auth, s->mutable_auth());
-  ASSIGN_OR_RETURN(auto resp, Call(r));
-  if (!resp.has_operation()) return Unexpected(resp);
-  return daemon::FromWire(resp.operation());
+}
+
+// The reply to a sign request as the caller sees it: the algorithm it asked for, even when the
+// daemon signed the message's digest with the digest counterpart.
+Result<OperationResult> SignResult(Result<wire::Response> resp, const std::string& algorithm) {
+  if (!resp.ok()) return std::move(resp).error();
+  if (!resp->has_operation()) return Unexpected(*resp);
+  OperationResult r = daemon::FromWire(resp->operation());
+  r.algorithm = algorithm;
+  return r;
+}
+
+}  // namespace
+
+Result<OperationResult> Client::Sign(const KeyQuery& key, const std::string& algorithm, const Bytes& input,
+                                     const AuthOptions& auth) {
+  ASSIGN_OR_RETURN(auto prehashed, crypto::PrehashForSigning(algorithm, input));
+  wire::Request r;
+  if (prehashed) {
+    FillSign(key, prehashed->algorithm, prehashed->input, auth, &r);
+    return SignResult(Call(r), algorithm);
+  }
+  FillSign(key, algorithm, input, auth, &r);
+  auto resp = Call(r);
+  if (!resp.ok()) return std::move(resp).error();
+  if (!resp->has_operation()) return Unexpected(*resp);
+  return daemon::FromWire(resp->operation());
+}
+
+Result<std::vector<Result<OperationResult>>> Client::SignBatch(const KeyQuery& key,
+                                                               const std::string& algorithm,
+                                                               const std::vector<Bytes>& inputs,
+                                                               const AuthOptions& auth, size_t window) {
+  std::lock_guard lock(mu_);
+  if (!fd_.valid()) return internal::DaemonUnavailable("the connection to the daemon is closed");
+  if (window == 0) window = 1;
+  std::vector<Result<OperationResult>> results;
+  results.reserve(inputs.size());
+  const uint64_t first_id = next_id_;
+  next_id_ += inputs.size();
+  wire::Request r;
+  size_t sent = 0;
+  // Queues requests until `window` are in flight, then writes them with one send.
+  auto send_more = [&]() -> Status {
+    out_.clear();
+    while (sent < inputs.size() && sent - results.size() < window) {
+      ASSIGN_OR_RETURN(auto prehashed, crypto::PrehashForSigning(algorithm, inputs[sent]));
+      r.Clear();
+      if (prehashed) {
+        FillSign(key, prehashed->algorithm, prehashed->input, auth, &r);
+      } else {
+        FillSign(key, algorithm, inputs[sent], auth, &r);
+      }
+      r.set_id(first_id + sent);
+      RETURN_IF_ERROR(daemon::AppendFrame(r, &out_));
+      ++sent;
+    }
+    daemon::WipeSecrets(&r);
+    const Status written = out_.empty() ? Ok() : daemon::WriteAll(fd_.get(), out_);
+    daemon::WipeBuffer(&out_);
+    return written;
+  };
+  Status status = send_more();
+  while (status.ok() && results.size() < sent) {
+    auto resp = ReadReplyLocked();
+    if (!resp.ok()) {
+      status = resp.error();
+      break;
+    }
+    const uint64_t expected = first_id + results.size();
+    if (resp->result_case() == wire::Response::kError && resp->id() == 0) {
+      status = daemon::FromWire(resp->error());
+      break;
+    }
+    if (resp->id() != expected) {
+      status = daemon::ProtocolError("reply " + std::to_string(resp->id()) + " does not answer request " +
+                                     std::to_string(expected));
+      break;
+    }
+    if (resp->result_case() == wire::Response::kError) {
+      results.push_back(daemon::FromWire(resp->error()));
+    } else {
+      results.push_back(SignResult(std::move(resp), algorithm));
+    }
+    // Refill once the replies already received are used up, so sends stay batched.
+    if (!reader_->HasWholeFrame()) status = send_more();
+  }
+  if (!status.ok()) {
+    // Replies still owed cannot be matched any more: this connection is done.
+    CloseLocked();
+    return status.error();
+  }
+  return results;
 }
 
 Result<OperationResult> Client::Decrypt(const KeyQuery& key, const std::string& algorithm,

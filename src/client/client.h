@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "daemon/frame_buffer.h"
 #include "daemon/unique_fd.h"
 #include "service/api.h"
 
@@ -49,8 +50,16 @@ class Client : public Api {
   Result<std::vector<KeyInfo>> FindKeys(const KeyQuery& query) override;
   Result<int> UpdateKeys(const KeyQuery& query, const KeyChanges& changes) override;
   Result<int> DeleteKeys(const KeyQuery& query) override;
+  // A message algorithm's message is hashed here and only its digest is sent (see
+  // crypto/message_digest.h), so a message of any size signs.
   Result<OperationResult> Sign(const KeyQuery& key, const std::string& algorithm, const Bytes& input,
                                const AuthOptions& auth) override;
+  // Signs each input with the same key, algorithm and options, keeping up to `window` requests
+  // in flight on this connection (the daemon serves them in order and answers in batches). One
+  // result per input, in order; an error of the connection itself fails the whole call.
+  Result<std::vector<Result<OperationResult>>> SignBatch(const KeyQuery& key, const std::string& algorithm,
+                                                         const std::vector<Bytes>& inputs,
+                                                         const AuthOptions& auth, size_t window = 32);
   Result<OperationResult> Decrypt(const KeyQuery& key, const std::string& algorithm, const Bytes& ciphertext,
                                   const AuthOptions& auth) override;
   Result<OperationResult> KeyExchange(const KeyQuery& key, const std::string& algorithm,
@@ -71,9 +80,12 @@ class Client : public Api {
   const std::filesystem::path& home() const { return home_; }
 
  private:
-  Client(std::filesystem::path home, daemon::UniqueFd fd) : home_(std::move(home)), fd_(std::move(fd)) {}
+  Client(std::filesystem::path home, daemon::UniqueFd fd);
   // Sends `request` (its id set here) and returns the matching reply, or the reply's error.
   Result<wire::Response> Call(wire::Request& request);
+  // Reads the next reply on the connection (mu_ held).
+  Result<wire::Response> ReadReplyLocked();
+  void CloseLocked();
   // Under mu_: a connection the daemon closed while it sat idle (its idle limit, or its slot
   // given to another client) is replaced, unless the session held something (auth contexts,
   // non-permanent keys) that a new connection would silently lack.
@@ -84,6 +96,8 @@ class Client : public Api {
   ConnectOptions options_;
   std::mutex mu_;
   daemon::UniqueFd fd_;
+  std::unique_ptr<daemon::SocketFrameReader> reader_;  // replies, several per recv when pipelined
+  Bytes out_;                                          // request frames, reused
   uint64_t next_id_ = 1;
   std::atomic<bool> stateful_{false};
 };

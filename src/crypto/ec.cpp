@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include "crypto/ossl.h"
 
@@ -55,6 +56,7 @@ using internal::ParamError;
 constexpr char kGroupName[] = "prime256v1";
 constexpr size_t kFieldBytes = 32;
 constexpr size_t kPointBytes = 1 + 2 * kFieldBytes;
+constexpr size_t kMaxDerSignature = 2 + 2 * (2 + kFieldBytes + 1);
 
 ossl::EcGroupPtr P256Group() { return ossl::EcGroupPtr(EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1)); }
 
@@ -323,6 +325,10 @@ bool EcPublicKey::VerifyDigestDer(ByteView digest, ByteView der_signature) const
 struct EcPrivateKey::Impl {
   ossl::PkeyPtr pkey;
   Bytes public_x963;
+  // A signing context made once and reused (making one looks up the provider's key management
+  // and duplicates key data each time); a second concurrent signer makes its own.
+  std::mutex sign_mu;
+  ossl::PkeyCtxPtr sign_ctx;
 };
 
 EcPrivateKey::EcPrivateKey(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -397,20 +403,40 @@ EcPublicKey EcPrivateKey::PublicKey() const {
   return std::move(key).value();
 }
 
-Result<Bytes> EcPrivateKey::SignDigestDer(ByteView digest) const {
-  if (digest.empty()) return ParamError("bad digest size: got 0, expected a non-empty digest");
-  ossl::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, impl_->pkey.get(), nullptr));
-  size_t len = 0;
-  if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1 ||
-      EVP_PKEY_sign(ctx.get(), nullptr, &len, digest.data(), digest.size()) != 1) {
-    return OSStatusError(errsec::kInternal, "ECDSA signing failed");
-  }
+const Bytes& EcPrivateKey::PublicKeyX963() const { return impl_->public_x963; }
+
+namespace {
+
+Result<Bytes> SignWith(EVP_PKEY_CTX* ctx, ByteView digest) {
+  // An ECDSA P-256 DER signature is at most 72 bytes; the buffer is sized once, no size query.
+  size_t len = kMaxDerSignature;
   Bytes sig(len);
-  if (EVP_PKEY_sign(ctx.get(), sig.data(), &len, digest.data(), digest.size()) != 1) {
+  if (EVP_PKEY_sign(ctx, sig.data(), &len, digest.data(), digest.size()) != 1) {
     return OSStatusError(errsec::kInternal, "ECDSA signing failed");
   }
   sig.resize(len);
   return sig;
+}
+
+ossl::PkeyCtxPtr NewSignContext(EVP_PKEY* pkey) {
+  ossl::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
+  if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1) return nullptr;
+  return ctx;
+}
+
+}  // namespace
+
+Result<Bytes> EcPrivateKey::SignDigestDer(ByteView digest) const {
+  if (digest.empty()) return ParamError("bad digest size: got 0, expected a non-empty digest");
+  std::unique_lock lock(impl_->sign_mu, std::try_to_lock);
+  if (lock.owns_lock()) {
+    if (!impl_->sign_ctx) impl_->sign_ctx = NewSignContext(impl_->pkey.get());
+    if (!impl_->sign_ctx) return OSStatusError(errsec::kInternal, "ECDSA signing failed");
+    return SignWith(impl_->sign_ctx.get(), digest);
+  }
+  ossl::PkeyCtxPtr ctx = NewSignContext(impl_->pkey.get());
+  if (!ctx) return OSStatusError(errsec::kInternal, "ECDSA signing failed");
+  return SignWith(ctx.get(), digest);
 }
 
 Result<SecureBytes> EcPrivateKey::SharedSecret(const EcPublicKey& peer) const {

@@ -79,6 +79,8 @@ class EcPrivateKey {
 
   SecureBytes Scalar() const;
   EcPublicKey PublicKey() const;
+  // The X9.63 point computed with the key: no re-import, no public-key check (it is d·G).
+  const Bytes& PublicKeyX963() const;
   // ECDSA over an already computed digest; X9.62 DER output.
   Result<Bytes> SignDigestDer(ByteView digest) const;
   // ECDH: the x coordinate of d·Q (32 bytes). P-256 has cofactor 1, so standard == cofactor.

@@ -327,9 +327,41 @@ void WipeBuffer(Bytes* buffer) {
 }
 
 std::string RequestKind(const wire::Request& request) {
-  if (request.op_case() == wire::Request::OP_NOT_SET) return "unknown";
-  const auto* field = request.GetDescriptor()->FindFieldByNumber(static_cast<int>(request.op_case()));
-  return field ? field->name() : "unknown";
+  // The oneof field's name in enclave.proto (the lite runtime has no descriptors to ask).
+  switch (request.op_case()) {
+    case wire::Request::kCreateKey:
+      return "create_key";
+    case wire::Request::kFindKeys:
+      return "find_keys";
+    case wire::Request::kUpdateKeys:
+      return "update_keys";
+    case wire::Request::kDeleteKeys:
+      return "delete_keys";
+    case wire::Request::kSign:
+      return "sign";
+    case wire::Request::kDecrypt:
+      return "decrypt";
+    case wire::Request::kKeyExchange:
+      return "key_exchange";
+    case wire::Request::kExportPrivateKey:
+      return "export_private_key";
+    case wire::Request::kCreateAuthContext:
+      return "create_auth_context";
+    case wire::Request::kInvalidateAuthContext:
+      return "invalidate_auth_context";
+    case wire::Request::kAdmin:
+      return "admin";
+    case wire::Request::kReenroll:
+      return "reenroll";
+    case wire::Request::kWatch:
+      return "watch";
+    case wire::Request::kShutdown:
+      return "shutdown";
+    case wire::Request::kPing:
+      return "ping";
+    default:
+      return "unknown";
+  }
 }
 
 namespace internal {

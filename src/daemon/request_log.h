@@ -2,14 +2,20 @@
 // kMaxLogBytes with kKeptLogs older files (enclaved.log.1 is the newest). Entries name keys by kid
 // only and never hold request data, signatures, secrets, passcodes or admin arguments: callers
 // hand over fields, and only the fields below are ever written.
+//
+// Lines are buffered in memory and written by a background flush a few times a second (or when
+// enough have gathered), so a request costs no file I/O; lifecycle events, Flush() and the
+// destructor (reached on SIGTERM and on a Shutdown request) write everything still buffered.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/error.h"
@@ -36,17 +42,30 @@ class RequestLog {
  public:
   // Creates <home>/logs (0700). Logging never fails a request: write errors are dropped.
   explicit RequestLog(const std::filesystem::path& home);
+  ~RequestLog();
+  RequestLog(const RequestLog&) = delete;
+  RequestLog& operator=(const RequestLog&) = delete;
+
   void Request(const RequestLogEntry& entry);
-  // Lifecycle lines: {"event":"start"|"stop", ...}.
+  // Lifecycle lines: {"event":"start"|"stop", ...}; written at once with everything before them.
   void Event(const std::string& event, const std::string& detail = "");
+  // Writes the buffered lines now.
+  void Flush();
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  void WriteLine(const std::string& line);
-  void RotateIfNeeded();
+  void FlushLocked();
+  void RotateLocked();
+  void FlusherLoop();
 
   std::mutex mu_;
+  std::condition_variable wake_;
   std::filesystem::path path_;
+  std::string pending_;  // whole lines not yet written
+  int fd_ = -1;          // the open log file (O_APPEND)
+  uintmax_t size_ = 0;   // its size as last written
+  bool stopping_ = false;
+  std::thread flusher_;  // started by the first request
 };
 
 }  // namespace enclave::daemon

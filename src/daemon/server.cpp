@@ -22,6 +22,7 @@
 #include "daemon/codec.h"
 #include "daemon/dispatch.h"
 #include "daemon/frame.h"
+#include "daemon/frame_buffer.h"
 #include "daemon/listen.h"
 #include "sshagent/agent.h"
 #include "sshagent/caller.h"
@@ -291,9 +292,25 @@ void Server::Serve(Connection* connection) {
     return;
   }
   std::unique_ptr<service::Session> session = (*enclave)->OpenSession(peer);
+  SocketFrameReader reader(fd, options_.frame_timeout, options_.idle_timeout);
+  // Replies wait here while more requests are already buffered, and go out in one send: a peer
+  // with many requests in flight gets them back in batches. Reused, like the messages below.
+  Bytes replies;
+  auto flush = [&]() -> Status {
+    const Status sent = WriteAll(fd, replies);
+    WipeBuffer(&replies);
+    replies.clear();
+    return sent;
+  };
+  auto reply_now = [&](const wire::Response& response) {
+    (void)AppendFrame(response, &replies);
+    (void)flush();
+  };
+  wire::Request request;
+  wire::Response response;
   while (!stopping_) {
     connection->idle_since_ms = SteadyMs();
-    FrameReadResult frame = ReadSocketFrame(fd, options_.frame_timeout, options_.idle_timeout);
+    SocketFrameReader::Frame frame = reader.Next();
     connection->idle_since_ms = 0;
     if (!frame.payload) {
       if (frame.error != FrameError::kClosed && frame.error != FrameError::kIo &&
@@ -301,25 +318,24 @@ void Server::Serve(Connection* connection) {
         RequestLogEntry entry = base;
         entry.request = "frame";
         entry.error = ProtocolError(frame.detail);
-        (void)WriteMessage(fd, ErrorResponse(0, *entry.error));
+        reply_now(ErrorResponse(0, *entry.error));
         log_.Request(entry);
+      } else {
+        (void)flush();
       }
       break;
     }
     const auto start = std::chrono::steady_clock::now();
-    wire::Request request;
     RequestLogEntry entry = base;
-    const bool parsed = ParsePayload(*frame.payload, &request);
-    WipeBuffer(&*frame.payload);
-    if (!parsed) {
+    if (!ParsePayload(*frame.payload, &request)) {
       entry.request = "unparseable";
       entry.error = ProtocolError("the request is not a well-formed message");
-      (void)WriteMessage(fd, ErrorResponse(0, *entry.error));
+      reply_now(ErrorResponse(0, *entry.error));
       log_.Request(entry);
       break;
     }
     entry.request = RequestKind(request);
-    wire::Response response;
+    response.Clear();
     response.set_id(request.id());
     bool keep_open = true;
     switch (request.op_case()) {
@@ -333,6 +349,7 @@ void Server::Serve(Connection* connection) {
         keep_open = false;
         break;
       case wire::Request::kWatch:
+        if (!flush().ok()) return;
         entry.duration_ms = MillisecondsSince(start);
         log_.Request(entry);
         ServeWatch(**enclave, fd, request.id());
@@ -342,12 +359,19 @@ void Server::Serve(Connection* connection) {
         break;
     }
     WipeSecrets(&request);
-    const Status sent = WriteMessage(fd, response);
+    Status sent = AppendFrame(response, &replies);
+    if (!sent.ok()) {
+      response.Clear();
+      response = ErrorResponse(request.id(), sent.error());
+      sent = AppendFrame(response, &replies);
+    }
+    if (sent.ok() && (!keep_open || !reader.HasWholeFrame())) sent = flush();
     entry.duration_ms = MillisecondsSince(start);
     log_.Request(entry);
     if (request.op_case() == wire::Request::kShutdown) Stop();
     if (!sent.ok() || !keep_open) break;
   }
+  (void)flush();  // replies to requests served before a stop
   // The session (and its non-permanent keys) ends with the connection.
 }
 
@@ -358,16 +382,17 @@ void Server::ServeAgent(service::Enclave& enclave, int fd, const service::Peer& 
   sshagent::AgentOptions agent_options;
   agent_options.own_socket = agent_socket_path_;
   sshagent::Agent agent(*session, {peer.pid, sshagent::ProcessChain(peer.pid)}, agent_options);
+  // The agent protocol frames messages as the daemon's does (a 4-byte length), with its own
+  // limit; a buffered reader takes a request in one recv.
+  SocketFrameReader reader(fd, options_.frame_timeout, std::chrono::milliseconds(0), sshagent::kMaxMessageSize);
   while (!stopping_) {
-    sshagent::ReadResult read =
-        sshagent::ReadMessage(fd, std::chrono::milliseconds(-1), options_.frame_timeout);
-    if (read.status != sshagent::ReadResult::Status::kOk) {
-      if (read.status != sshagent::ReadResult::Status::kClosed &&
-          read.status != sshagent::ReadResult::Status::kIo && !stopping_) {
+    SocketFrameReader::Frame frame = reader.Next();
+    if (!frame.payload || frame.payload->empty()) {
+      if (frame.payload || (frame.error != FrameError::kClosed && frame.error != FrameError::kIo && !stopping_)) {
         // The stream cannot be resynchronised after a bad frame: say so in the log and close.
         RequestLogEntry entry = base;
         entry.request = "ssh-agent frame";
-        entry.error = ProtocolError(sshagent::ReadStatusName(read.status));
+        entry.error = ProtocolError(frame.payload ? "an empty message" : frame.detail);
         (void)sshagent::WriteMessage(fd, Bytes{sshagent::kFailure});
         log_.Request(entry);
       }
@@ -375,8 +400,7 @@ void Server::ServeAgent(service::Enclave& enclave, int fd, const service::Peer& 
     }
     const auto start = std::chrono::steady_clock::now();
     sshagent::Outcome outcome;
-    const Bytes reply = agent.Handle(read.message, &outcome);
-    WipeBuffer(&read.message);
+    const Bytes reply = agent.Handle(*frame.payload, &outcome);
     const Status sent = sshagent::WriteMessage(fd, reply);
     RequestLogEntry entry = base;
     entry.request = "ssh-agent " + outcome.request;

@@ -160,17 +160,22 @@ class SqliteKeychain final : public Keychain {
     return row ? stmt.ColumnInt64(0) : int64_t{0};
   }
 
-  Status AppendEvent(const Event& event) override {
+  Status AppendEvents(const std::vector<Event>& events) override {
     std::lock_guard lock(mu_);
-    ASSIGN_OR_RETURN(
-        sql::Statement stmt,
-        db_.Prepare("INSERT INTO events (time_ms, kind, cause, kids, details) VALUES (?, ?, ?, ?, ?)"));
-    stmt.BindInt64(1, event.time_ms != 0 ? event.time_ms : NowMs());
-    stmt.BindText(2, event.kind);
-    stmt.BindText(3, event.cause);
-    stmt.BindText(4, nlohmann::json(event.kids).dump());
-    stmt.BindText(5, event.details.dump());
-    return stmt.Run();
+    ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(db_));
+    for (const Event& event : events) {
+      // From the statement cache; reset when it goes out of scope.
+      ASSIGN_OR_RETURN(
+          sql::Statement stmt,
+          db_.Prepare("INSERT INTO events (time_ms, kind, cause, kids, details) VALUES (?, ?, ?, ?, ?)"));
+      stmt.BindInt64(1, event.time_ms != 0 ? event.time_ms : NowMs());
+      stmt.BindText(2, event.kind);
+      stmt.BindText(3, event.cause);
+      stmt.BindText(4, nlohmann::json(event.kids).dump());
+      stmt.BindText(5, event.details.dump());
+      RETURN_IF_ERROR(stmt.Run());
+    }
+    return txn.Commit();
   }
 
   Result<std::vector<Event>> Events() const override {

@@ -69,7 +69,7 @@ struct ItemUpdate {
 };
 
 struct Event {
-  int64_t time_ms = 0;  // set to now by AppendEvent when 0
+  int64_t time_ms = 0;  // set to now by AppendEvents when 0
   std::string kind;     // "biometry-reset", "enrollment-changed", "passcode-removed", "keybag-repaired", ...
   std::string cause;    // catalog cause id
   std::vector<std::string> kids;
@@ -100,7 +100,9 @@ class Keychain {
   virtual Result<int64_t> Count() const = 0;
 
   // The event journal.
-  virtual Status AppendEvent(const Event& event) = 0;
+  // Appends every event in one transaction (all or none).
+  virtual Status AppendEvents(const std::vector<Event>& events) = 0;
+  Status AppendEvent(const Event& event) { return AppendEvents({event}); }
   virtual Result<std::vector<Event>> Events() const = 0;
 
   // PRAGMA integrity_check; errSecDecode with the findings when damaged.

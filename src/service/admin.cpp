@@ -102,7 +102,7 @@ Result<nlohmann::json> RunAdmin(EnclaveImpl& enclave, SessionImpl& session, cons
   }
   if (command == "doctor") return enclave.DoctorReport();
   if (command == "events") {
-    ASSIGN_OR_RETURN(auto events, enclave.keychain().Events());
+    ASSIGN_OR_RETURN(auto events, enclave.Events());
     nlohmann::json list = nlohmann::json::array();
     for (const auto& e : events) {
       list.push_back({{"time", e.time_ms}, {"kind", e.kind}, {"cause", e.cause}, {"kids", e.kids}, {"details", e.details}});

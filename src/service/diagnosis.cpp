@@ -22,6 +22,7 @@ Result<std::vector<keychain::KeyItem>> AllItems(keychain::Keychain& kc) {
 }  // namespace
 
 void EnclaveImpl::NoteBiometryChange() {
+  NewKeyGeneration();
   auto provider = biometry();
   if (!provider) return;
   auto state = provider->State();
@@ -54,6 +55,7 @@ void EnclaveImpl::NoteBiometryChange() {
 }
 
 Status EnclaveImpl::DestroyPasscodeBoundKeys(bool only_if_any) {
+  NewKeyGeneration();
   keychain::ItemQuery q;
   q.accessible = keybag::PlatformCode(keybag::ProtectionClass::kWhenPasscodeSetThisDeviceOnly);
   q.match_all = true;
@@ -155,7 +157,7 @@ Result<nlohmann::json> EnclaveImpl::Diagnostics() {
   nlohmann::json files = nlohmann::json::object();
   files["status.json"] = StatusReport().dump(2);
   files["doctor.json"] = DoctorReport().dump(2);
-  auto events = keychain_->Events();
+  auto events = Events();
   nlohmann::json ev = nlohmann::json::array();
   if (events.ok()) {
     for (const auto& e : *events) ev.push_back({{"time", e.time_ms}, {"kind", e.kind}, {"cause", e.cause}, {"kids", e.kids}});

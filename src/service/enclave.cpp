@@ -41,6 +41,7 @@ Status EnclaveImpl::Init() {
   fs::create_directories(options_.home / "keybag", ec);
   ::chmod((options_.home / "keybag").c_str(), 0700);
   ASSIGN_OR_RETURN(keychain_, keychain::Keychain::Open(options_.home / "keychain.db"));
+  events_ = std::make_unique<EventBatch>(keychain_.get());
   LoadLostKeys();
   RETURN_IF_ERROR(OpenKeybag());
   // A passcode removal that died between the keybag write and the deletion of the keys it
@@ -54,6 +55,7 @@ Status EnclaveImpl::Init() {
       } else if (!keybag_->State().passcode_set) {
         (void)keybag_->Unlock(SecureBytes());
       }
+      NewKeyGeneration();
     });
   }
   return Ok();
@@ -120,7 +122,13 @@ Config EnclaveImpl::config() {
   return config_;
 }
 
+void EnclaveImpl::NewKeyGeneration() {
+  key_generation_.fetch_add(1);
+  key_cache_.Clear();
+}
+
 Status EnclaveImpl::SetConfig(const std::string& key, const std::string& value) {
+  NewKeyGeneration();
   {
     std::lock_guard lock(mu_);
     // The agent forwarding to itself would answer every request with a request to itself.
@@ -175,7 +183,7 @@ bool EnclaveImpl::RecordEventOnce(const std::string& kind, const std::string& ca
     std::lock_guard lock(mu_);
     if (!recorded_once_) {
       recorded_once_.emplace();
-      auto events = keychain_->Events();
+      auto events = Events();
       for (const auto& e : events.ok() ? *events : std::vector<keychain::Event>{}) {
         for (const auto& k : e.kids) recorded_once_->insert(e.kind + " " + k);
       }
@@ -186,6 +194,11 @@ bool EnclaveImpl::RecordEventOnce(const std::string& kind, const std::string& ca
   return true;
 }
 
+Result<std::vector<keychain::Event>> EnclaveImpl::Events() {
+  (void)events_->Flush();
+  return keychain_->Events();
+}
+
 void EnclaveImpl::RecordEvent(const std::string& kind, const std::string& cause,
                               const std::vector<std::string>& kids, nlohmann::json details) {
   keychain::Event e;
@@ -194,7 +207,13 @@ void EnclaveImpl::RecordEvent(const std::string& kind, const std::string& cause,
   e.cause = cause;
   e.kids = kids;
   e.details = std::move(details);
-  (void)keychain_->AppendEvent(e);
+  // One per use of a key (each ssh signature) joins the group commit; anything else is written
+  // through, after the pending group.
+  if (kind == "ssh-sign" && cause == "none") {
+    events_->Add(e);
+  } else {
+    (void)events_->FlushThen(e);
+  }
   std::map<int, EventListener> listeners;
   {
     std::lock_guard lock(mu_);

@@ -2,6 +2,7 @@
 // providers, configuration, event listeners) and the key lifecycle every operation uses.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -14,6 +15,8 @@
 #include "keybag/keybag.h"
 #include "keychain/keychain.h"
 #include "service/config.h"
+#include "service/event_batch.h"
+#include "service/key_cache.h"
 #include "service/session_lock.h"
 #include "service/enclave.h"
 #include "token/token.h"
@@ -38,6 +41,8 @@ class EnclaveImpl : public Enclave {
   bool debug() const { return options_.debug; }
 
   keychain::Keychain& keychain() { return *keychain_; }
+  // The journal, with the entries still waiting in the group commit (event_batch.h).
+  Result<std::vector<keychain::Event>> Events();
   keybag::Keybag& keybag() { return *keybag_; }
   Result<token::Token*> GetToken(const std::string& id);
   // The configured biometry provider, or null when biometry is "none".
@@ -56,6 +61,12 @@ class EnclaveImpl : public Enclave {
   Status CheckUsable(const keychain::KeyItem& item, const std::string& operation);
   Result<SecureBytes> UnsealTokenBlob(const keychain::KeyItem& item, const std::string& operation);
   Result<UnwrappedKey> Unwrap(const keychain::KeyItem& item, const std::string& operation);
+  // Loaded permanent keys (a session holds its non-permanent ones). See key_cache.h.
+  KeyCache& key_cache() { return key_cache_; }
+  uint64_t key_generation() const { return key_generation_.load(); }
+  // Every cached key (the enclave's and every session's) stops being used: called on each event
+  // that may change what a key may do.
+  void NewKeyGeneration();
   // "<sepk:p256 kid=…>: unable to <operation>" as CryptoTokenKit -3 around `inner`.
   Error TokenRefusal(const keychain::KeyItem& item, const std::string& operation, const Error& inner);
   std::string Describe(const keychain::KeyItem& item);
@@ -87,6 +98,7 @@ class EnclaveImpl : public Enclave {
   // Opens the keybag, sealed by the TPM when one is configured; re-creates it (and says so,
   // marking every key it protected) when the TPM that sealed it was cleared.
   Status OpenKeybag();
+  Status OpenKeybagOnce();
   // Moves a fresh, empty keybag's device secret into the TPM just configured.
   Status SealKeybagWithTpmIfEmpty();
   Result<std::shared_ptr<keybag::DeviceSecretSealer>> TpmSealer();
@@ -94,7 +106,10 @@ class EnclaveImpl : public Enclave {
 
   EnclaveOptions options_;
   std::unique_ptr<keychain::Keychain> keychain_;
+  std::unique_ptr<EventBatch> events_;  // after keychain_: committed before the keychain closes
   std::unique_ptr<keybag::Keybag> keybag_;
+  KeyCache key_cache_;
+  std::atomic<uint64_t> key_generation_{1};
 
   std::mutex mu_;  // guards everything below
   Config config_;

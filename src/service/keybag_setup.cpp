@@ -55,6 +55,12 @@ Result<std::shared_ptr<keybag::DeviceSecretSealer>> EnclaveImpl::TpmSealer() {
 }
 
 Status EnclaveImpl::OpenKeybag() {
+  Status opened = OpenKeybagOnce();
+  NewKeyGeneration();  // a new (or re-created) keybag: nothing loaded under the old one is used
+  return opened;
+}
+
+Status EnclaveImpl::OpenKeybagOnce() {
   const fs::path dir = options_.home / "keybag";
   keybag::KeybagOptions opts = KeybagOptionsFromConfig();
   if (!config_.tpm2_tcti().empty()) {
@@ -112,6 +118,7 @@ void EnclaveImpl::LoadLostKeys() {
 }
 
 Status EnclaveImpl::SealKeybagWithTpmIfEmpty() {
+  NewKeyGeneration();
   auto count = keychain_->Count();
   const keybag::KeybagState st = keybag_->State();
   if (!count.ok() || *count > 0 || st.passcode_set || st.device_secret_protection != "file") return Ok();
@@ -120,6 +127,7 @@ Status EnclaveImpl::SealKeybagWithTpmIfEmpty() {
   opts.sealer = sealer;
   const fs::path dir = options_.home / "keybag";
   std::unique_ptr<keybag::Keybag> old = std::move(keybag_);
+  NewKeyGeneration();
   auto fresh = keybag::Keybag::Recreate(dir, opts);
   if (!fresh.ok()) {
     // A re-creation that failed half-way left the old files or some of them moved aside: that

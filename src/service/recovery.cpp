@@ -66,8 +66,12 @@ Result<ReenrollResult> SessionImpl::Reenroll(const KeyQuery& key, const AuthOpti
     }
   }
 
-  keychain::Keychain& store = old.permanent ? enclave_.keychain() : *ephemeralStore();
-  ASSIGN_OR_RETURN(keychain::KeyItem stored, store.Replace(old.persistent_id, std::move(fresh)));
+  keychain::Keychain* store = &enclave_.keychain();
+  if (!old.permanent) {
+    ASSIGN_OR_RETURN(store, EphemeralStore());
+  }
+  enclave_.NewKeyGeneration();
+  ASSIGN_OR_RETURN(keychain::KeyItem stored, store->Replace(old.persistent_id, std::move(fresh)));
   result.key = ToKeyInfo(stored, enclave_.Describe(stored));
   enclave_.RecordEvent("reenrolled", "reenroll", {old.kid, stored.kid},
                        {{"old_kid", old.kid}, {"new_kid", stored.kid}});

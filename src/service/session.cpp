@@ -8,24 +8,36 @@
 namespace enclave::service {
 
 std::unique_ptr<Session> MakeSession(EnclaveImpl& enclave, const Peer& peer) {
-  auto ephemeral = keychain::Keychain::OpenInMemory();
-  if (!ephemeral.ok()) return nullptr;
-  return std::make_unique<SessionImpl>(enclave, peer, std::move(ephemeral).value());
+  return std::make_unique<SessionImpl>(enclave, peer);
 }
 
-SessionImpl::SessionImpl(EnclaveImpl& enclave, Peer peer, std::unique_ptr<keychain::Keychain> ephemeral)
-    : enclave_(enclave), peer_(std::move(peer)), ephemeral_(std::move(ephemeral)) {}
+SessionImpl::SessionImpl(EnclaveImpl& enclave, Peer peer) : enclave_(enclave), peer_(std::move(peer)) {}
+
+Result<keychain::Keychain*> SessionImpl::EphemeralStore() {
+  if (!ephemeral_) {
+    ASSIGN_OR_RETURN(ephemeral_, keychain::Keychain::OpenInMemory());
+  }
+  return ephemeral_.get();
+}
+
+std::vector<keychain::Keychain*> SessionImpl::Stores() {
+  if (!ephemeral_) return {&enclave_.keychain()};
+  return {&enclave_.keychain(), ephemeral_.get()};
+}
 
 Result<KeyInfo> SessionImpl::CreateKey(const KeySpec& spec) {
+  keychain::Keychain* store = &enclave_.keychain();
+  if (!spec.permanent) {
+    ASSIGN_OR_RETURN(store, EphemeralStore());
+  }
   ASSIGN_OR_RETURN(keychain::KeyItem item, enclave_.GenerateItem(spec));
-  keychain::Keychain& store = spec.permanent ? enclave_.keychain() : *ephemeral_;
-  ASSIGN_OR_RETURN(keychain::KeyItem stored, store.Add(std::move(item)));
+  ASSIGN_OR_RETURN(keychain::KeyItem stored, store->Add(std::move(item)));
   return ToKeyInfo(stored, enclave_.Describe(stored));
 }
 
 Result<std::vector<KeyInfo>> SessionImpl::FindKeys(const KeyQuery& query) {
   std::vector<KeyInfo> out;
-  for (keychain::Keychain* store : {&enclave_.keychain(), ephemeral_.get()}) {
+  for (keychain::Keychain* store : Stores()) {
     auto found = store->Find(ToItemQuery(query));
     if (!found.ok()) {
       if (found.error().code == errsec::kItemNotFound) continue;
@@ -41,7 +53,7 @@ Result<std::vector<KeyInfo>> SessionImpl::FindKeys(const KeyQuery& query) {
 Result<keychain::KeyItem> SessionImpl::FindOne(const KeyQuery& query) {
   KeyQuery one = query;
   one.match_all = false;
-  for (keychain::Keychain* store : {&enclave_.keychain(), ephemeral_.get()}) {
+  for (keychain::Keychain* store : Stores()) {
     auto found = store->Find(ToItemQuery(one));
     if (found.ok() && !found->empty()) return found->front();
     if (!found.ok() && found.error().code != errsec::kItemNotFound) return found.error();
@@ -60,7 +72,8 @@ Result<int> SessionImpl::UpdateKeys(const KeyQuery& query, const KeyChanges& cha
   KeyQuery all = query;
   all.match_all = true;
   int count = 0;
-  for (keychain::Keychain* store : {&enclave_.keychain(), ephemeral_.get()}) {
+  enclave_.NewKeyGeneration();
+  for (keychain::Keychain* store : Stores()) {
     auto n = store->Update(ToItemQuery(all), update);
     if (n.ok()) count += *n;
     else if (n.error().code != errsec::kItemNotFound) return n.error();
@@ -73,7 +86,8 @@ Result<int> SessionImpl::DeleteKeys(const KeyQuery& query) {
   KeyQuery all = query;
   all.match_all = true;
   int count = 0;
-  for (keychain::Keychain* store : {&enclave_.keychain(), ephemeral_.get()}) {
+  enclave_.NewKeyGeneration();
+  for (keychain::Keychain* store : Stores()) {
     auto n = store->Delete(ToItemQuery(all));
     if (n.ok()) count += *n;
     else if (n.error().code != errsec::kItemNotFound) return n.error();
@@ -128,13 +142,33 @@ Result<OperationResult> SessionImpl::PrivateOperation(const keychain::KeyItem& i
                                                       const AuthOptions& auth, const KeyUse& use) {
   RETURN_IF_ERROR(enclave_.CheckUsable(item, operation));
   ASSIGN_OR_RETURN(auth::Evaluation evaluation, Authenticate(item, auth));
-  auto unwrapped = enclave_.Unwrap(item, operation);
-  if (!unwrapped.ok()) {
-    Error e = std::move(unwrapped).error();
-    e.prompted = evaluation.prompted;
-    return e;
+  // Read before loading: an invalidation while the key loads leaves it cached under a stale
+  // generation, so it is never used again.
+  const uint64_t generation = enclave_.key_generation();
+  KeyCache& cache = item.permanent ? enclave_.key_cache() : ephemeral_keys_;
+  std::shared_ptr<token::Key> key = cache.Find(item, generation);
+  const bool cached = key != nullptr;
+  auto load = [&]() -> Status {
+    auto unwrapped = enclave_.Unwrap(item, operation);
+    if (!unwrapped.ok()) {
+      Error e = std::move(unwrapped).error();
+      e.prompted = evaluation.prompted;
+      return e;
+    }
+    key = std::move(unwrapped->key);
+    cache.Put(item, generation, key);
+    return Ok();
+  };
+  if (!cached) RETURN_IF_ERROR(load());
+  auto output = use(*key);
+  if (!output.ok() && cached && (output.error().domain == domain::kCryptoTokenKit ||
+                                 output.error().domain == domain::kTPM)) {
+    // The token may have lost the key since it was loaded (a TPM cleared or replaced): load it
+    // again, as an uncached request would, and report what that says.
+    cache.Drop(item.kid);
+    RETURN_IF_ERROR(load());
+    output = use(*key);
   }
-  auto output = use(*unwrapped->key);
   if (!output.ok()) {
     Error e = std::move(output).error();
     if (e.domain == domain::kCryptoTokenKit || e.domain == domain::kTPM) e = enclave_.TokenRefusal(item, operation, e);
@@ -232,7 +266,12 @@ bool SessionImpl::RecordEventOnce(const std::string& kind, const std::string& ca
 
 Result<nlohmann::json> SessionImpl::Admin(const std::string& command, const nlohmann::json& args,
                                           const std::vector<SecureBytes>& secrets) {
-  return RunAdmin(enclave_, *this, command, args, secrets);
+  // Lock, passcode, biometry, TPM and configuration changes all arrive here: whatever the command,
+  // no key loaded before it is used after it without loading again.
+  enclave_.NewKeyGeneration();
+  auto result = RunAdmin(enclave_, *this, command, args, secrets);
+  enclave_.NewKeyGeneration();
+  return result;
 }
 
 }  // namespace enclave::service

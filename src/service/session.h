@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <vector>
 
 #include "auth/context.h"
 #include "service/enclave_impl.h"
@@ -14,7 +15,7 @@ namespace enclave::service {
 
 class SessionImpl : public Session {
  public:
-  SessionImpl(EnclaveImpl& enclave, Peer peer, std::unique_ptr<keychain::Keychain> ephemeral);
+  SessionImpl(EnclaveImpl& enclave, Peer peer);
 
   Result<KeyInfo> CreateKey(const KeySpec& spec) override;
   Result<std::vector<KeyInfo>> FindKeys(const KeyQuery& query) override;
@@ -45,14 +46,19 @@ class SessionImpl : public Session {
                                            const AuthOptions& auth, const KeyUse& use);
   // The first item matching (permanent keys first, then this session's).
   Result<keychain::KeyItem> FindOne(const KeyQuery& query);
-  keychain::Keychain* ephemeralStore() { return ephemeral_.get(); }
+  // This session's store of non-permanent keys, made on first use: building an in-memory
+  // keychain's schema costs more than most requests, and most sessions never need one.
+  Result<keychain::Keychain*> EphemeralStore();
+  // The stores to search, permanent keys first; the session's only once it has one.
+  std::vector<keychain::Keychain*> Stores();
 
  private:
   Result<auth::Evaluation> Authenticate(const keychain::KeyItem& item, const AuthOptions& options);
 
   EnclaveImpl& enclave_;
   Peer peer_;
-  std::unique_ptr<keychain::Keychain> ephemeral_;  // non-permanent keys
+  std::unique_ptr<keychain::Keychain> ephemeral_;  // non-permanent keys; null until needed
+  KeyCache ephemeral_keys_{64};                    // loaded non-permanent keys, gone with the session
   auth::AuthContextStore contexts_;
 };
 

@@ -4,6 +4,7 @@
 
 #include "crypto/ec.h"
 #include "sshagent/host_key.h"
+#include "token/token.h"
 
 namespace enclave::sshagent {
 namespace {
@@ -71,6 +72,24 @@ std::vector<KeyInfo> Agent::SshKeys(Outcome* outcome) {
     return {};
   }
   return std::move(keys).value();
+}
+
+std::optional<KeyInfo> Agent::SshKeyWithPoint(ByteView point, Outcome* outcome) {
+  // A key's id is derived from its public key: one indexed lookup, not a scan of every ssh key.
+  KeyQuery q;
+  q.ssh = true;
+  q.kid = token::KeyId(point);
+  auto keys = session_.FindKeys(q);
+  if (!keys.ok()) {
+    if (keys.error().code != errsec::kItemNotFound) outcome->error = keys.error();
+    return std::nullopt;
+  }
+  for (auto& k : *keys) {
+    if (std::equal(k.public_key_x963.begin(), k.public_key_x963.end(), point.begin(), point.end())) {
+      return std::move(k);
+    }
+  }
+  return std::nullopt;
 }
 
 Upstream* Agent::UpstreamAgent() {
@@ -170,12 +189,7 @@ void Agent::Journal(const std::string& kind, const KeyInfo& key, const std::opti
 
 Bytes Agent::Sign(const SignRequest& req, ByteView message, Outcome* outcome) {
   const auto point = EcdsaP256Point(req.key_blob);
-  std::optional<KeyInfo> key;
-  if (point) {
-    for (auto& k : SshKeys(outcome)) {
-      if (k.public_key_x963 == *point) key = std::move(k);
-    }
-  }
+  std::optional<KeyInfo> key = point ? SshKeyWithPoint(*point, outcome) : std::nullopt;
   if (!key) return Forward(message, "the key is not an enclave key offered for ssh", outcome);
   outcome->kids.push_back(key->kid);
   AuthOptions auth;
@@ -197,12 +211,7 @@ Bytes Agent::Sign(const SignRequest& req, ByteView message, Outcome* outcome) {
 
 Bytes Agent::Remove(const RemoveIdentity& req, ByteView message, Outcome* outcome) {
   const auto point = EcdsaP256Point(req.key_blob);
-  std::optional<KeyInfo> key;
-  if (point) {
-    for (auto& k : SshKeys(outcome)) {
-      if (k.public_key_x963 == *point) key = std::move(k);
-    }
-  }
+  std::optional<KeyInfo> key = point ? SshKeyWithPoint(*point, outcome) : std::nullopt;
   if (!key) return Forward(message, "the key is not an enclave key offered for ssh", outcome);
   outcome->kids.push_back(key->kid);
   // The key stays in the enclave: it is only no longer offered (`key update --ssh on` brings it back).

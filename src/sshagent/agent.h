@@ -60,6 +60,8 @@ class Agent {
 
   // The enclave keys marked for ssh (empty when there are none).
   std::vector<KeyInfo> SshKeys(Outcome* outcome);
+  // The ssh-enabled enclave key whose public point (X9.63) is `point`, if any.
+  std::optional<KeyInfo> SshKeyWithPoint(ByteView point, Outcome* outcome);
   // The upstream agent configured now, or null.
   Upstream* UpstreamAgent();
   std::string Requester() const;

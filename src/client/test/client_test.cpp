@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "crypto/algorithm.h"
 #include "daemon/test/daemon_fixture.h"
 
 namespace enclave::testing {
@@ -151,6 +152,48 @@ TEST_F(ClientTest, ErrorsCrossTheSocketWithTheirNumbers) {
   auto status = (*c)->Admin("status", nlohmann::json::object(), {});
   ASSERT_TRUE(status.ok()) << status.error().ToString();
   EXPECT_TRUE(status->is_object());
+}
+
+// A message far over the 1 MiB frame limit signs: the client hashes it and sends the digest.
+TEST_F(ClientTest, MessageLargerThanAFrameSignsAndVerifies) {
+  auto c = client::Client::Connect(Autostart());
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  auto key = (*c)->CreateKey(Spec("large"));
+  ASSERT_TRUE(key.ok()) << key.error().ToString();
+  const Bytes message(3 * 1024 * 1024 + 7, 0x5a);
+  const std::string alg = "ecdsa-signature-message-x962-sha256";
+  auto sig = (*c)->Sign(ByLabel("large"), alg, message, AuthOptions{});
+  ASSERT_TRUE(sig.ok()) << sig.error().ToString();
+  EXPECT_EQ(sig->algorithm, alg) << "the caller sees the algorithm it asked for";
+  auto pub = crypto::EcPublicKey::FromX963(key->public_key_x963);
+  ASSERT_TRUE(pub.ok());
+  EXPECT_TRUE(crypto::VerifySignature(*crypto::FindAlgorithm(alg), *pub, message, sig->output).ok());
+}
+
+// Pipelined signing: every reply in order, each signature valid, errors per request.
+TEST_F(ClientTest, SignBatchKeepsManyRequestsInFlight) {
+  auto c = client::Client::Connect(Autostart());
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  auto key = (*c)->CreateKey(Spec("batch"));
+  ASSERT_TRUE(key.ok()) << key.error().ToString();
+  std::vector<Bytes> inputs;
+  for (int i = 0; i < 200; ++i) inputs.push_back(ToBytes("message " + std::to_string(i)));
+  const std::string alg = "ecdsa-signature-message-x962-sha256";
+  auto sigs = (*c)->SignBatch(ByLabel("batch"), alg, inputs, AuthOptions{}, 64);
+  ASSERT_TRUE(sigs.ok()) << sigs.error().ToString();
+  ASSERT_EQ(sigs->size(), inputs.size());
+  auto pub = crypto::EcPublicKey::FromX963(key->public_key_x963);
+  ASSERT_TRUE(pub.ok());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    ASSERT_TRUE((*sigs)[i].ok()) << (*sigs)[i].error().ToString();
+    EXPECT_TRUE(
+        crypto::VerifySignature(*crypto::FindAlgorithm(alg), *pub, inputs[i], (*sigs)[i]->output).ok())
+        << i;
+  }
+  auto missing = (*c)->SignBatch(ByLabel("no such key"), alg, inputs, AuthOptions{}, 16);
+  ASSERT_TRUE(missing.ok()) << "a refused request is that request's error, not the connection's";
+  for (const auto& r : *missing) EXPECT_EQ(r.error().code, errsec::kItemNotFound);
+  EXPECT_TRUE((*c)->Ping().ok()) << "the connection stays usable";
 }
 
 }  // namespace

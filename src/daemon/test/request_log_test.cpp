@@ -33,6 +33,7 @@ TEST_F(RequestLogTest, WritesOneJsonObjectPerRequest) {
   failed.error =
       TokenError(tkerror::kCorruptedData, "unable to sign digest").WithCause("biometry-database-reset");
   log.Request(failed);
+  log.Flush();  // lines are buffered; a reader sees them once flushed
   std::ifstream in(log.path());
   std::string line;
   std::getline(in, line);
@@ -53,6 +54,25 @@ TEST_F(RequestLogTest, WritesOneJsonObjectPerRequest) {
             std::filesystem::perms::none);
 }
 
+TEST_F(RequestLogTest, BufferedLinesReachTheFileWhenTheLogCloses) {
+  {
+    RequestLog log(home_);
+    RequestLogEntry e;
+    e.request = "sign";
+    e.command = std::string("quote\"back\\slash\nnewline\xff");
+    for (int i = 0; i < 100; ++i) log.Request(e);
+  }  // as on SIGTERM: the server's log goes with it
+  std::ifstream in(home_ / "logs" / "enclaved.log");
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["command"], "quote\"back\\slash\nnewline\xef\xbf\xbd");
+    ++lines;
+  }
+  EXPECT_EQ(lines, 100);
+}
+
 TEST_F(RequestLogTest, RotatesPastOneMibKeepingThreeOldFiles) {
   RequestLog log(home_);
   RequestLogEntry e;
@@ -60,6 +80,7 @@ TEST_F(RequestLogTest, RotatesPastOneMibKeepingThreeOldFiles) {
   e.kids = std::vector<std::string>(20, "0123456789abcdef");
   // ~450 bytes a line: 5 MiB of lines forces several rotations.
   for (int i = 0; i < 12000; ++i) log.Request(e);
+  log.Flush();
   const auto logs = home_ / "logs";
   EXPECT_TRUE(std::filesystem::exists(logs / "enclaved.log"));
   EXPECT_TRUE(std::filesystem::exists(logs / "enclaved.log.1"));

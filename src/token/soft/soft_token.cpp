@@ -7,9 +7,10 @@ namespace {
 
 class SoftKey final : public Key {
  public:
-  explicit SoftKey(crypto::EcPrivateKey key) : key_(std::move(key)), public_x963_(key_.PublicKey().X963()) {}
+  // The point comes from the key itself: re-importing it would re-run the n·Q public-key check.
+  explicit SoftKey(crypto::EcPrivateKey key) : key_(std::move(key)) {}
 
-  Bytes PublicKeyX963() const override { return public_x963_; }
+  Bytes PublicKeyX963() const override { return key_.PublicKeyX963(); }
 
   Result<Bytes> SignDigestSlowly(ByteView digest) override { return key_.SignDigestDer(digest); }
 
@@ -20,7 +21,6 @@ class SoftKey final : public Key {
 
  private:
   crypto::EcPrivateKey key_;
-  Bytes public_x963_;
 };
 
 Error CorruptBlob(const std::string& why) {

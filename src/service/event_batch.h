@@ -1,0 +1,47 @@
+// Journal entries written once per use of a key (each ssh signature) are committed in groups: a
+// synchronous SQLite commit per signature (an fsync) would cost more than the signature itself.
+// A group is committed by a background thread at most kGroupInterval after its first entry, when
+// the journal is read (Flush), and when the batch ends with the enclave. What a SIGKILL or a power
+// loss can take is therefore the last kGroupInterval of per-use entries, never a key or a
+// setting, and never an entry of any other kind (those are written through, after the pending
+// group so that the journal keeps its order).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "keychain/keychain.h"
+
+namespace enclave::service {
+
+class EventBatch {
+ public:
+  static constexpr auto kGroupInterval = std::chrono::milliseconds(100);
+
+  explicit EventBatch(keychain::Keychain* keychain) : keychain_(keychain) {}
+  ~EventBatch();
+  EventBatch(const EventBatch&) = delete;
+  EventBatch& operator=(const EventBatch&) = delete;
+
+  // Queues `event` for the next group.
+  void Add(keychain::Event event);
+  // Commits every queued event now, then `event` (when given) on its own.
+  Status Flush();
+  Status FlushThen(const keychain::Event& event);
+
+ private:
+  Status CommitLocked();
+  void Loop();
+
+  keychain::Keychain* keychain_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::vector<keychain::Event> pending_;
+  bool stopping_ = false;
+  std::thread writer_;  // started with the first entry: a daemon forks after opening its enclave
+};
+
+}  // namespace enclave::service
