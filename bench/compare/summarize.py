@@ -77,6 +77,10 @@ tpm, esys = find("enclave-tpm2-daemon", "1_in_flight"), find("swtpm-esapi", "Esy
 if tpm and esys:
     lines.append(f"| enclave tpm2 through the daemon | raw Esys_Sign (time per sign, target <= 1.1) "
                  f"| {tpm['p50_us'] / esys['p50_us']:.2f}x time |")
+lookup = find("enclave-keychain", "find_by_application_label")
+if lookup:
+    lines.append(f"| keychain lookup by application label, {lookup['op'].rsplit('_', 2)[-2]} items | "
+                 f"p50 in µs (target <= 50) | {lookup['p50_us']:.1f} µs |")
 if skips:
     lines += ["", "Not measured in this run:", ""] + [f"- {s}" for s in skips]
 md = "\n".join(lines) + "\n"

@@ -129,7 +129,39 @@ std::string AccessPolicy::Serialize() const {
   return j.dump();
 }
 
+namespace {
+
+// The last policies parsed on this thread, by their exact text. Deserialize is a pure function of
+// the text, so answering from here decides exactly what parsing would; it spares the JSON parser
+// on every use of a key (a tenth of a signature's time). Failures are never kept.
+struct ParsedPolicy {
+  std::string text;
+  AccessPolicy policy;
+};
+constexpr size_t kParsedPolicies = 8;
+thread_local std::array<ParsedPolicy, kParsedPolicies> parsed_policies;
+thread_local size_t next_parsed_policy = 0;
+
+Result<AccessPolicy> ParsePolicy(std::string_view text);
+
+}  // namespace
+
 Result<AccessPolicy> AccessPolicy::Deserialize(std::string_view text) {
+  for (const ParsedPolicy& p : parsed_policies) {
+    if (!p.text.empty() && p.text == text) return p.policy;
+  }
+  auto parsed = ParsePolicy(text);
+  if (parsed.ok() && !text.empty()) {
+    ParsedPolicy& slot = parsed_policies[next_parsed_policy++ % kParsedPolicies];
+    slot.text.assign(text);
+    slot.policy = *parsed;
+  }
+  return parsed;
+}
+
+namespace {
+
+Result<AccessPolicy> ParsePolicy(std::string_view text) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   auto bad = [](const std::string& why) { return ParamError("access control data is not valid: " + why); };
   if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
@@ -160,6 +192,8 @@ Result<AccessPolicy> AccessPolicy::Deserialize(std::string_view text) {
   if (!valid.ok()) return bad(valid.error().description);
   return p;
 }
+
+}  // namespace
 
 std::string AccessPolicy::Describe(std::string_view protection_code) const {
   std::vector<std::string> constraints;

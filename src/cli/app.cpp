@@ -21,8 +21,8 @@ int Run(const std::vector<std::string>& args, Environment& env) {
   // Building every group's options is a tenth of a short command's time: groups are added until
   // the one holding the command named on the line is there (all of them for help, a typo or
   // none). The signing operations come first: they are what runs once per process.
-  const auto named = std::find_if(args.begin(), args.end(),
-                                  [](const std::string& a) { return !a.empty() && a[0] != '-'; });
+  const auto named =
+      std::find_if(args.begin(), args.end(), [](const std::string& a) { return !a.empty() && a[0] != '-'; });
   using AddGroup = void (*)(CLI::App&, Context&);
   // The generator of man pages and completion comes last: it needs the whole tree.
   for (AddGroup add : {AddOperationCommands, AddKeyCommands, AddAdminCommands, AddLocalCommands,

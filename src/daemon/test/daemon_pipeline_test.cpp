@@ -1,0 +1,115 @@
+// Pipelined requests on one connection: the daemon signs a request it has read ahead on a second
+// thread, and every reply still comes back in request order, whatever is mixed in between.
+#include <openssl/sha.h>
+
+#include "crypto/ec.h"
+#include "daemon/codec.h"
+#include "daemon/test/daemon_fixture.h"
+
+namespace enclave::testing {
+namespace {
+
+constexpr char kAlgorithm[] = "ecdsa-signature-message-x962-sha256";
+
+KeyQuery ByAppLabel(const std::string& app_label) {
+  KeyQuery q;
+  q.application_label = ToBytes(app_label);
+  return q;
+}
+
+wire::Request SignRequest(uint64_t id, const std::string& app_label, const std::string& message) {
+  wire::Request r;
+  r.set_id(id);
+  daemon::ToWire(ByAppLabel(app_label), r.mutable_sign()->mutable_key());
+  r.mutable_sign()->set_algorithm(kAlgorithm);
+  r.mutable_sign()->set_input(message);
+  return r;
+}
+
+wire::Request FindRequest(uint64_t id, const std::string& app_label) {
+  wire::Request r;
+  r.set_id(id);
+  daemon::ToWire(ByAppLabel(app_label), r.mutable_find_keys()->mutable_query());
+  return r;
+}
+
+bool Verifies(const Bytes& public_key_x963, const std::string& message, const std::string& der) {
+  auto key = crypto::EcPublicKey::FromX963(public_key_x963);
+  if (!key.ok()) return false;
+  uint8_t digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const uint8_t*>(message.data()), message.size(), digest);
+  return key->VerifyDigestDer(ByteView(digest, sizeof digest), Bytes(der.begin(), der.end()));
+}
+
+using DaemonPipelineTest = DaemonTest;
+
+TEST_F(DaemonPipelineTest, MixedPipelinedRequestsAreAnsweredInOrder) {
+  StartChild();
+  auto setup = Connect();
+  ASSERT_NE(setup, nullptr);
+  auto key = setup->CreateKey(Spec("piped"));
+  ASSERT_TRUE(key.ok()) << key.error().ToString();
+
+  // Signatures in runs of odd and even length, a lookup and a missing key in between: every
+  // read-ahead case (a signature, another request, a failing signature) in one batch of writes.
+  std::vector<wire::Request> requests;
+  uint64_t id = 1;
+  for (int run : {1, 2, 3, 5}) {
+    for (int i = 0; i < run; ++i, ++id)
+      requests.push_back(SignRequest(id, "piped", "m" + std::to_string(id)));
+    requests.push_back(FindRequest(id++, "piped"));
+  }
+  requests.push_back(SignRequest(id++, "no such key", "x"));
+  requests.push_back(SignRequest(id++, "piped", "last"));
+
+  Bytes out;
+  for (const auto& r : requests) ASSERT_TRUE(daemon::AppendFrame(r, &out).ok());
+  auto fd = RawConnect(home_);
+  ASSERT_TRUE(fd.valid());
+  ASSERT_TRUE(daemon::WriteAll(fd.get(), out).ok());
+
+  for (const auto& r : requests) {
+    auto reply = ReadReply(fd.get());
+    ASSERT_TRUE(reply.has_value()) << "no reply to request " << r.id();
+    ASSERT_EQ(reply->id(), r.id()) << "replies out of order";
+    if (r.has_find_keys()) {
+      ASSERT_TRUE(reply->has_keys());
+      EXPECT_EQ(reply->keys().keys_size(), 1);
+    } else if (r.sign().input() == "x") {
+      ASSERT_TRUE(reply->has_error());
+      EXPECT_EQ(reply->error().code(), errsec::kItemNotFound);
+    } else {
+      ASSERT_TRUE(reply->has_operation()) << "request " << r.id();
+      EXPECT_TRUE(Verifies(key->public_key_x963, r.sign().input(), reply->operation().output()))
+          << "request " << r.id() << " got another request's signature";
+    }
+  }
+}
+
+TEST_F(DaemonPipelineTest, GarbageReadAheadIsAnsweredAfterTheSignatureBeforeIt) {
+  StartChild();
+  auto setup = Connect();
+  ASSERT_NE(setup, nullptr);
+  ASSERT_TRUE(setup->CreateKey(Spec("piped")).ok());
+
+  Bytes out;
+  ASSERT_TRUE(daemon::AppendFrame(SignRequest(7, "piped", "first"), &out).ok());
+  const Bytes garbage = {0, 0, 0, 3, 0xff, 0xff, 0xff};
+  out.insert(out.end(), garbage.begin(), garbage.end());
+  auto fd = RawConnect(home_);
+  ASSERT_TRUE(fd.valid());
+  ASSERT_TRUE(daemon::WriteAll(fd.get(), out).ok());
+
+  auto first = ReadReply(fd.get());
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->id(), 7u);
+  EXPECT_TRUE(first->has_operation());
+  auto refused = ReadReply(fd.get());
+  ASSERT_TRUE(refused.has_value()) << "the daemon should explain before closing";
+  ASSERT_TRUE(refused->has_error());
+  EXPECT_EQ(refused->error().cause(), "protocol-error");
+  EXPECT_TRUE(ClosedByPeer(fd.get()));
+}
+
+}  // namespace
+}  // namespace enclave::testing
