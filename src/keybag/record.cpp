@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -25,6 +27,26 @@ Bytes HexField(const json& j, const char* name) {
   return *decoded;
 }
 
+// An integer field, exactly: nlohmann's get<integer>() truncates a fraction, wraps an integer too
+// large for the type and converts an out-of-range float (1e300) with undefined behaviour, so a
+// tampered file could pass the range checks below with a value it does not hold.
+template <typename T>
+T IntField(const json& j, const char* name) {
+  const json& v = j.at(name);
+  using Limits = std::numeric_limits<T>;
+  if (v.is_number_unsigned()) {
+    const uint64_t u = v.get<uint64_t>();
+    if (u <= static_cast<uint64_t>(Limits::max())) return static_cast<T>(u);
+  } else if (v.is_number_integer()) {
+    const int64_t i = v.get<int64_t>();
+    if (i >= static_cast<int64_t>(Limits::min()) &&
+        (i < 0 || static_cast<uint64_t>(i) <= static_cast<uint64_t>(Limits::max()))) {
+      return static_cast<T>(i);
+    }
+  }
+  throw std::out_of_range(std::string("field ") + name + " is not an integer in range");
+}
+
 // Bounds keep a tampered file from making every unlock attempt allocate gigabytes.
 bool SaneArgon2(const Argon2Params& p) {
   return p.t_cost >= 1 && p.t_cost <= 16 && p.m_cost_kib >= 8 && p.m_cost_kib <= (1u << 21) &&
@@ -41,7 +63,7 @@ Result<KeybagRecord> LoadRecord(const std::filesystem::path& file) {
 Result<KeybagRecord> ParseRecord(ByteView text) {
   try {
     json j = json::parse(text.begin(), text.end());
-    if (j.at("format").get<int>() != kRecordFormat) {
+    if (IntField<int>(j, "format") != kRecordFormat) {
       return Damaged("unsupported format " + j.at("format").dump());
     }
     KeybagRecord r;
@@ -50,9 +72,9 @@ Result<KeybagRecord> ParseRecord(ByteView text) {
       if (p.at("kdf").get<std::string>() != "argon2id") return Damaged("unknown passcode kdf");
       StoredPasscode sp;
       sp.salt = HexField(p, "salt");
-      sp.argon2.t_cost = p.at("t_cost").get<uint32_t>();
-      sp.argon2.m_cost_kib = p.at("m_cost_kib").get<uint32_t>();
-      sp.argon2.parallelism = p.at("parallelism").get<uint32_t>();
+      sp.argon2.t_cost = IntField<uint32_t>(p, "t_cost");
+      sp.argon2.m_cost_kib = IntField<uint32_t>(p, "m_cost_kib");
+      sp.argon2.parallelism = IntField<uint32_t>(p, "parallelism");
       sp.verifier = HexField(p, "verifier");
       if (p.contains("sealed_entropy")) sp.sealed_entropy = HexField(p, "sealed_entropy");
       if (!SaneArgon2(sp.argon2)) return Damaged("Argon2id parameters out of range");
@@ -66,14 +88,15 @@ Result<KeybagRecord> ParseRecord(ByteView text) {
       k.wrapped = HexField(entry, "wrapped");
       r.class_keys[code] = std::move(k);
     }
-    r.failed_attempts = j.at("failed_attempts").get<int>();
-    r.last_failure_unix = j.at("last_failure_time").get<int64_t>();
-    r.retry_after_unix = j.at("retry_after_time").get<int64_t>();
-    r.lockout_until_unix = j.at("lockout_until_time").get<int64_t>();
+    r.failed_attempts = IntField<int>(j, "failed_attempts");
+    r.last_failure_unix = IntField<int64_t>(j, "last_failure_time");
+    r.retry_after_unix = IntField<int64_t>(j, "retry_after_time");
+    r.lockout_until_unix = IntField<int64_t>(j, "lockout_until_time");
     r.locked = j.at("locked").get<bool>();
     // Counters and times a tampered file could set to overflow the next failure's arithmetic.
     constexpr int64_t kMaxTime = int64_t{1} << 40;
-    if (r.failed_attempts < 0 || r.failed_attempts > 1000000) return Damaged("failed attempt count out of range");
+    if (r.failed_attempts < 0 || r.failed_attempts > 1000000)
+      return Damaged("failed attempt count out of range");
     for (int64_t t : {r.last_failure_unix, r.retry_after_unix, r.lockout_until_unix}) {
       if (t < 0 || t > kMaxTime) return Damaged("a time is out of range");
     }

@@ -216,6 +216,11 @@ TEST_F(DaemonSocketTest, RequestFromAnotherUidIsRefused) {
   const passwd* nobody = ::getpwnam("nobody");
   if (nobody == nullptr) GTEST_SKIP() << "no user 'nobody'";
   StartChild();
+  // StartChild returns once the socket accepts; the daemon secures the home (0700) while it opens
+  // the enclave after that. Only an answered request shows it is done, so that the chmod below
+  // is not undone (seen under ThreadSanitizer, whose slower daemon widens the window).
+  auto owner = Connect();
+  ASSERT_TRUE(owner && owner->Ping().ok());
   // Only to let the other uid reach the socket at all: the daemon's own check is what is tested.
   ::chmod(home_.c_str(), 0711);
   ::chmod(enclave::SocketPath(home_).c_str(), 0666);

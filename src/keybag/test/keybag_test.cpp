@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <string>
 #include <thread>
+#include <utility>
 
 #include "crypto/ec.h"
 #include "keybag/record.h"
@@ -248,6 +250,36 @@ TEST_F(KeybagTest, DamagedRecordIsReportedNotReplaced) {
   ASSERT_TRUE(internal::WriteFileAtomic(dir_ / internal::kRecordFile, AsBytes("{not json")).ok());
   auto kb = Keybag::Open(dir_, TestOptions());
   ExpectKeystore(kb, aks::kBadDeviceKey, "class-key-lost");
+}
+
+// Found by keybag_record_fuzzer: numbers that are not exact integers of the field's type were
+// truncated, wrapped (2^32 + 2 read as t_cost 2) or, for 1e300, converted with undefined
+// behaviour, instead of marking the file damaged.
+TEST(KeybagRecordTest, NumbersThatAreNotExactIntegersOfTheFieldAreDamage) {
+  const std::string good =
+      R"({"format": 1, "passcode": {"kdf": "argon2id", "salt": "abababababababababababababababab",)"
+      R"( "t_cost": 2, "m_cost_kib": 19456, "parallelism": 1, "verifier": "cdcdcdcdcdcdcdcd"},)"
+      R"( "class_keys": {"ak": {"wrapped_by": "passcode", "wrapped": "2222222222222222"}},)"
+      R"( "failed_attempts": 4, "last_failure_time": 0, "retry_after_time": 1700000000,)"
+      R"( "lockout_until_time": 0, "locked": true})";
+  ASSERT_TRUE(internal::ParseRecord(AsBytes(good)).ok());
+  const std::pair<std::string, std::string> hostile[] = {
+      {R"("t_cost": 2,)", R"("t_cost": 4294967298,)"},
+      {R"("t_cost": 2,)", R"("t_cost": 2.5,)"},
+      {R"("t_cost": 2,)", R"("t_cost": 1e300,)"},
+      {R"("t_cost": 2,)", R"("t_cost": -1,)"},
+      {R"("format": 1,)", R"("format": 1.0,)"},
+      {R"("failed_attempts": 4,)", R"("failed_attempts": 4294967300,)"},
+      {R"("failed_attempts": 4,)", R"("failed_attempts": 4.9,)"},
+      {R"("retry_after_time": 1700000000,)", R"("retry_after_time": 1e300,)"},
+      {R"("retry_after_time": 1700000000,)", R"("retry_after_time": 18446744073709551615,)"},
+  };
+  for (const auto& [from, to] : hostile) {
+    std::string text = good;
+    text.replace(text.find(from), from.size(), to);
+    SCOPED_TRACE(to);
+    ExpectKeystore(internal::ParseRecord(AsBytes(text)), aks::kBadDeviceKey, "class-key-lost");
+  }
 }
 
 TEST_F(KeybagTest, ConcurrentUseWhileLockingIsConsistent) {

@@ -1,6 +1,6 @@
-// libFuzzer target for the ssh agent's parsing of peer bytes. Build with clang (see
-// src/sshagent/CMakeLists.txt) and run e.g.
-//   build-clang/bin/agent_fuzzer -max_len=300000 corpus/
+// libFuzzer target for the ssh agent's parsing of peer bytes; `make fuzz` builds and runs it on
+// a copy of corpus/agent_fuzzer (agent messages, and session-binds with valid ed25519 and ECDSA
+// host-key signatures, so that the verification path is reached from the start).
 #include <cstddef>
 #include <cstdint>
 
