@@ -24,7 +24,6 @@
 #include "daemon/frame.h"
 #include "daemon/frame_buffer.h"
 #include "daemon/listen.h"
-#include "daemon/side_worker.h"
 #include "sshagent/agent.h"
 #include "sshagent/caller.h"
 
@@ -309,53 +308,31 @@ void Server::Serve(Connection* connection) {
   };
   wire::Request request;
   wire::Response response;
-  // A signature request read ahead (pipelined) is signed on a second thread while the current
-  // one is served here; its reply follows the current one's, so replies keep their order.
-  wire::Request ahead;
-  wire::Response ahead_response;
-  std::unique_ptr<SideWorker> side;
-  enum class Ahead { kNone, kPending, kUnparseable } ahead_state = Ahead::kNone;
   while (!stopping_) {
-    auto start = std::chrono::steady_clock::now();
-    RequestLogEntry entry = base;
-    bool timed = false;  // entry.duration_ms is set already (a request signed ahead)
-    const bool read_already = ahead_state == Ahead::kPending;
-    if (read_already) {
-      request.Swap(&ahead);
-      ahead_state = Ahead::kNone;
+    connection->idle_since_ms = SteadyMs();
+    SocketFrameReader::Frame frame = reader.Next();
+    connection->idle_since_ms = 0;
+    if (!frame.payload) {
+      if (frame.error != FrameError::kClosed && frame.error != FrameError::kIo &&
+          frame.error != FrameError::kIdle && !stopping_ && !connection->evicted) {
+        RequestLogEntry entry = base;
+        entry.request = "frame";
+        entry.error = ProtocolError(frame.detail);
+        reply_now(ErrorResponse(0, *entry.error));
+        log_.Request(entry);
+      } else {
+        (void)flush();
+      }
+      break;
     }
-    if (ahead_state == Ahead::kUnparseable) {
+    const auto start = std::chrono::steady_clock::now();
+    RequestLogEntry entry = base;
+    if (!ParsePayload(*frame.payload, &request)) {
       entry.request = "unparseable";
       entry.error = ProtocolError("the request is not a well-formed message");
       reply_now(ErrorResponse(0, *entry.error));
       log_.Request(entry);
       break;
-    }
-    if (!read_already) {
-      connection->idle_since_ms = SteadyMs();
-      SocketFrameReader::Frame frame = reader.Next();
-      connection->idle_since_ms = 0;
-      if (!frame.payload) {
-        if (frame.error != FrameError::kClosed && frame.error != FrameError::kIo &&
-            frame.error != FrameError::kIdle && !stopping_ && !connection->evicted) {
-          RequestLogEntry entry = base;
-          entry.request = "frame";
-          entry.error = ProtocolError(frame.detail);
-          reply_now(ErrorResponse(0, *entry.error));
-          log_.Request(entry);
-        } else {
-          (void)flush();
-        }
-        break;
-      }
-      start = std::chrono::steady_clock::now();
-      if (!ParsePayload(*frame.payload, &request)) {
-        entry.request = "unparseable";
-        entry.error = ProtocolError("the request is not a well-formed message");
-        reply_now(ErrorResponse(0, *entry.error));
-        log_.Request(entry);
-        break;
-      }
     }
     entry.request = RequestKind(request);
     response.Clear();
@@ -377,41 +354,9 @@ void Server::Serve(Connection* connection) {
         log_.Request(entry);
         ServeWatch(**enclave, fd, request.id());
         return;
-      default: {
-        std::optional<RequestLogEntry> ahead_entry;
-        if (request.op_case() == wire::Request::kSign && reader.HasWholeFrame()) {
-          SocketFrameReader::Frame next = reader.Next();  // whole already: no wait
-          if (!next.payload || !ParsePayload(*next.payload, &ahead)) {
-            ahead_state = Ahead::kUnparseable;
-          } else if (ahead.op_case() != wire::Request::kSign) {
-            ahead_state = Ahead::kPending;
-          } else {
-            ahead_entry = base;
-            ahead_entry->request = RequestKind(ahead);
-            if (!side) side = std::make_unique<SideWorker>();
-            side->Start([&] {
-              const auto ahead_start = std::chrono::steady_clock::now();
-              ahead_response = Dispatch(*session, ahead, &*ahead_entry);
-              ahead_entry->duration_ms = MillisecondsSince(ahead_start);
-            });
-          }
-        }
+      default:
         response = Dispatch(*session, request, &entry);
-        if (ahead_entry) {
-          side->Wait();
-          WipeSecrets(&request);
-          Status sent = AppendFrame(response, &replies);
-          if (!sent.ok()) sent = AppendFrame(ErrorResponse(request.id(), sent.error()), &replies);
-          entry.duration_ms = MillisecondsSince(start);
-          log_.Request(entry);
-          // The request read ahead takes the normal path below, already answered.
-          request.Swap(&ahead);
-          response.Swap(&ahead_response);
-          entry = *ahead_entry;
-          timed = true;
-        }
         break;
-      }
     }
     WipeSecrets(&request);
     Status sent = AppendFrame(response, &replies);
@@ -420,8 +365,8 @@ void Server::Serve(Connection* connection) {
       response = ErrorResponse(request.id(), sent.error());
       sent = AppendFrame(response, &replies);
     }
-    if (sent.ok() && (!keep_open || (ahead_state == Ahead::kNone && !reader.HasWholeFrame()))) sent = flush();
-    if (!timed) entry.duration_ms = MillisecondsSince(start);
+    if (sent.ok() && (!keep_open || !reader.HasWholeFrame())) sent = flush();
+    entry.duration_ms = MillisecondsSince(start);
     log_.Request(entry);
     if (request.op_case() == wire::Request::kShutdown) Stop();
     if (!sent.ok() || !keep_open) break;
@@ -439,13 +384,11 @@ void Server::ServeAgent(service::Enclave& enclave, int fd, const service::Peer& 
   sshagent::Agent agent(*session, {peer.pid, sshagent::ProcessChain(peer.pid)}, agent_options);
   // The agent protocol frames messages as the daemon's does (a 4-byte length), with its own
   // limit; a buffered reader takes a request in one recv.
-  SocketFrameReader reader(fd, options_.frame_timeout, std::chrono::milliseconds(0),
-                           sshagent::kMaxMessageSize);
+  SocketFrameReader reader(fd, options_.frame_timeout, std::chrono::milliseconds(0), sshagent::kMaxMessageSize);
   while (!stopping_) {
     SocketFrameReader::Frame frame = reader.Next();
     if (!frame.payload || frame.payload->empty()) {
-      if (frame.payload ||
-          (frame.error != FrameError::kClosed && frame.error != FrameError::kIo && !stopping_)) {
+      if (frame.payload || (frame.error != FrameError::kClosed && frame.error != FrameError::kIo && !stopping_)) {
         // The stream cannot be resynchronised after a bad frame: say so in the log and close.
         RequestLogEntry entry = base;
         entry.request = "ssh-agent frame";

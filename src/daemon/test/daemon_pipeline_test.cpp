@@ -1,5 +1,5 @@
-// Pipelined requests on one connection: the daemon signs a request it has read ahead on a second
-// thread, and every reply still comes back in request order, whatever is mixed in between.
+// Pipelined requests on one connection: read in batches and answered in batches, every reply
+// still comes back in request order and with its own result, whatever is mixed in between.
 #include <openssl/sha.h>
 
 #include "crypto/ec.h"
@@ -50,8 +50,8 @@ TEST_F(DaemonPipelineTest, MixedPipelinedRequestsAreAnsweredInOrder) {
   auto key = setup->CreateKey(Spec("piped"));
   ASSERT_TRUE(key.ok()) << key.error().ToString();
 
-  // Signatures in runs of odd and even length, a lookup and a missing key in between: every
-  // read-ahead case (a signature, another request, a failing signature) in one batch of writes.
+  // Signatures in runs of odd and even length, a lookup and a missing key in between, all in one
+  // batch of writes.
   std::vector<wire::Request> requests;
   uint64_t id = 1;
   for (int run : {1, 2, 3, 5}) {
@@ -86,7 +86,7 @@ TEST_F(DaemonPipelineTest, MixedPipelinedRequestsAreAnsweredInOrder) {
   }
 }
 
-TEST_F(DaemonPipelineTest, GarbageReadAheadIsAnsweredAfterTheSignatureBeforeIt) {
+TEST_F(DaemonPipelineTest, GarbageBufferedBehindASignatureIsAnsweredAfterIt) {
   StartChild();
   auto setup = Connect();
   ASSERT_NE(setup, nullptr);
