@@ -8,6 +8,9 @@ from enclave_cli import BIN, HomeTest
 
 GIB = 1 << 30
 ALG = "ecdsa-signature-message-x962-sha256"
+# A process holding the message would need over 1,024 MiB; a sanitizer build's own overhead (its
+# shadow memory and quarantine) reaches about 120 MiB, hence a bound with room to spare.
+PEAK_MIB = 256
 
 
 def run_measured(args, env):
@@ -15,6 +18,8 @@ def run_measured(args, env):
     p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = p.stdout.read()
     p.stderr.read()
+    p.stdout.close()
+    p.stderr.close()
     _, status, usage = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
     return p.returncode, out, usage.ru_maxrss // 1024
@@ -39,7 +44,7 @@ class LargeMessages(HomeTest):
         rc, _, cli_mib = run_measured([os.path.join(BIN, "enclave"), "sign", "--application-label", "big",
                                        "--algorithm", ALG, "--in", msg, "--out", sig], self.h.env)
         self.assertEqual(rc, 0)
-        self.assertLess(cli_mib, 64, "the CLI held the message")
+        self.assertLess(cli_mib, PEAK_MIB, "the CLI held the message")
         self.assertLess(daemon_peak_mib(self.h.dir), 128, "the daemon held the message")
 
         pem = self.h.path("big.pem")
@@ -48,7 +53,7 @@ class LargeMessages(HomeTest):
         rc, _, verify_mib = run_measured([os.path.join(BIN, "enclave"), "verify", "--public-key", pem,
                                           "--algorithm", ALG, "--in", msg, "--signature", sig], self.h.env)
         self.assertEqual(rc, 0, "enclave verify refused a good signature")
-        self.assertLess(verify_mib, 64)
+        self.assertLess(verify_mib, PEAK_MIB)
         # One byte more and the same signature no longer holds.
         with open(msg, "ab") as f:
             f.write(b"!")
