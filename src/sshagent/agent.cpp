@@ -76,9 +76,14 @@ std::vector<KeyInfo> Agent::SshKeys(Outcome* outcome) {
 
 std::optional<KeyInfo> Agent::SshKeyWithPoint(ByteView point, Outcome* outcome) {
   // A key's id is derived from its public key: one indexed lookup, not a scan of every ssh key.
+  // A key this connection has signed with before is taken from `known_` without a lookup: it
+  // only names the key in prompts and the journal, and the signature itself asks the enclave for
+  // that id among the keys offered for ssh, so a key deleted or turned off since is refused there.
+  const std::string kid = token::KeyId(point);
+  if (auto it = known_.find(kid); it != known_.end()) return it->second;
   KeyQuery q;
   q.ssh = true;
-  q.kid = token::KeyId(point);
+  q.kid = kid;
   auto keys = session_.FindKeys(q);
   if (!keys.ok()) {
     if (keys.error().code != errsec::kItemNotFound) outcome->error = keys.error();
@@ -86,6 +91,8 @@ std::optional<KeyInfo> Agent::SshKeyWithPoint(ByteView point, Outcome* outcome) 
   }
   for (auto& k : *keys) {
     if (std::equal(k.public_key_x963.begin(), k.public_key_x963.end(), point.begin(), point.end())) {
+      if (known_.size() >= 64) known_.clear();
+      known_[kid] = k;
       return std::move(k);
     }
   }
@@ -194,8 +201,15 @@ Bytes Agent::Sign(const SignRequest& req, ByteView message, Outcome* outcome) {
   outcome->kids.push_back(key->kid);
   AuthOptions auth;
   auth.operation_prompt = Requester() + " wants to sign with the ssh key \"" + KeyComment(*key) + "\"";
-  auto signature =
-      session_.Sign(ByKid(key->kid), kSignAlgorithm, Bytes(req.data.begin(), req.data.end()), auth);
+  KeyQuery offered = ByKid(key->kid);
+  offered.ssh = true;
+  auto signature = session_.Sign(offered, kSignAlgorithm, Bytes(req.data.begin(), req.data.end()), auth);
+  if (!signature.ok() && signature.error().code == errsec::kItemNotFound) {
+    // Deleted, or no longer offered for ssh, since this connection last used it.
+    known_.erase(key->kid);
+    outcome->kids.pop_back();
+    return Forward(message, "the key is not an enclave key offered for ssh", outcome);
+  }
   Result<Bytes> raw =
       signature.ok() ? crypto::DerSignatureToRaw(signature->output) : Result<Bytes>(signature.error());
   if (!raw.ok()) {
@@ -211,6 +225,7 @@ Bytes Agent::Sign(const SignRequest& req, ByteView message, Outcome* outcome) {
 
 Bytes Agent::Remove(const RemoveIdentity& req, ByteView message, Outcome* outcome) {
   const auto point = EcdsaP256Point(req.key_blob);
+  if (point) known_.erase(token::KeyId(*point));  // asked afresh: it may be off already
   std::optional<KeyInfo> key = point ? SshKeyWithPoint(*point, outcome) : std::nullopt;
   if (!key) return Forward(message, "the key is not an enclave key offered for ssh", outcome);
   outcome->kids.push_back(key->kid);

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,6 +72,7 @@ class Agent {
   Caller caller_;
   AgentOptions options_;
   std::vector<Binding> bindings_;
+  std::map<std::string, KeyInfo> known_;  // kid -> the key, for keys this connection signed with
   std::unique_ptr<Upstream> upstream_;
 };
 
