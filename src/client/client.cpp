@@ -93,6 +93,18 @@ Result<wire::Response> ReadResponse(int fd) {
   return response;
 }
 
+Result<wire::Response> AnswerTo(uint64_t request_id, wire::Response response) {
+  if (response.result_case() == wire::Response::kError &&
+      (response.id() == 0 || response.id() == request_id)) {
+    return daemon::FromWire(response.error());
+  }
+  if (response.id() != request_id) {
+    return daemon::ProtocolError("reply " + std::to_string(response.id()) + " does not answer request " +
+                                 std::to_string(request_id));
+  }
+  return response;
+}
+
 Result<wire::Response> RoundTrip(int fd, const wire::Request& request) {
   ASSIGN_OR_RETURN(Bytes frame, daemon::EncodeFrame(request));
   const Status sent = daemon::WriteAll(fd, frame);
@@ -103,15 +115,7 @@ Result<wire::Response> RoundTrip(int fd, const wire::Request& request) {
     if (sent.ok()) return std::move(response).error();
     return DaemonUnavailable("the connection to the daemon is lost (" + sent.error().description + ")");
   }
-  if (response->result_case() == wire::Response::kError &&
-      (response->id() == 0 || response->id() == request.id())) {
-    return daemon::FromWire(response->error());
-  }
-  if (response->id() != request.id()) {
-    return daemon::ProtocolError("reply " + std::to_string(response->id()) + " does not answer request " +
-                                 std::to_string(request.id()));
-  }
-  return response;
+  return AnswerTo(request.id(), std::move(response).value());
 }
 
 Result<daemon::UniqueFd> ConnectOrStart(const std::filesystem::path& home, const ConnectOptions& options) {
@@ -235,15 +239,7 @@ Result<wire::Response> Client::Call(wire::Request& request) {
     if (response.error().effective_cause() == "daemon-unavailable") CloseLocked();
     return response;
   }
-  if (response->result_case() == wire::Response::kError &&
-      (response->id() == 0 || response->id() == request.id())) {
-    return daemon::FromWire(response->error());
-  }
-  if (response->id() != request.id()) {
-    return daemon::ProtocolError("reply " + std::to_string(response->id()) + " does not answer request " +
-                                 std::to_string(request.id()));
-  }
-  return response;
+  return internal::AnswerTo(request.id(), std::move(response).value());
 }
 
 namespace {

@@ -27,6 +27,9 @@ Result<daemon::UniqueFd> ConnectOrStart(const std::filesystem::path& home, const
 // Writes `request` and reads one reply. A reply with id 0 carrying an error is the daemon's
 // verdict on the connection (refused peer, protocol error) and is returned as that error.
 Result<wire::Response> RoundTrip(int fd, const wire::Request& request);
+// `response` as the answer to request `request_id`: its error when it carries one (for that
+// request, or for the connection: id 0), a protocol error when it answers another request.
+Result<wire::Response> AnswerTo(uint64_t request_id, wire::Response response);
 
 // Reads one reply (no time limit before it begins).
 Result<wire::Response> ReadResponse(int fd);

@@ -136,7 +136,7 @@ FrameReadResult ReadSocketFrame(int fd, std::chrono::milliseconds frame_timeout,
   return reader.Next();
 }
 
-Result<Bytes> EncodeFrame(const google::protobuf::MessageLite& message) {
+Status AppendFrame(const google::protobuf::MessageLite& message, Bytes* out) {
   const size_t size = message.ByteSizeLong();
   if (size > kMaxFrameSize) {
     return OSStatusError(errsec::kParam, "message of " + std::to_string(size) +
@@ -144,15 +144,24 @@ Result<Bytes> EncodeFrame(const google::protobuf::MessageLite& message) {
                                              std::to_string(kMaxFrameSize) + " bytes")
         .WithCause("protocol-error");
   }
-  Bytes frame(kFrameHeaderSize + size);
-  frame[0] = static_cast<uint8_t>(size >> 24);
-  frame[1] = static_cast<uint8_t>(size >> 16);
-  frame[2] = static_cast<uint8_t>(size >> 8);
-  frame[3] = static_cast<uint8_t>(size);
-  if (size > 0 && !message.SerializeToArray(frame.data() + kFrameHeaderSize, static_cast<int>(size))) {
+  const size_t at = out->size();
+  out->resize(at + kFrameHeaderSize + size);
+  uint8_t* p = out->data() + at;
+  p[0] = static_cast<uint8_t>(size >> 24);
+  p[1] = static_cast<uint8_t>(size >> 16);
+  p[2] = static_cast<uint8_t>(size >> 8);
+  p[3] = static_cast<uint8_t>(size);
+  if (size > 0 && !message.SerializeToArray(p + kFrameHeaderSize, static_cast<int>(size))) {
+    out->resize(at);
     return OSStatusError(errsec::kInternal, "could not serialize a protocol message")
         .WithCause("protocol-error");
   }
+  return Ok();
+}
+
+Result<Bytes> EncodeFrame(const google::protobuf::MessageLite& message) {
+  Bytes frame;
+  RETURN_IF_ERROR(AppendFrame(message, &frame));
   return frame;
 }
 

@@ -73,6 +73,9 @@ FrameReadResult ReadSocketFrame(int fd, std::chrono::milliseconds frame_timeout,
 
 // Serializes `message` into one frame; an over-large message is errSecParam.
 Result<Bytes> EncodeFrame(const google::protobuf::MessageLite& message);
+// The same appended to `out` (reused between calls, several frames in one buffer); nothing is
+// appended on error.
+Status AppendFrame(const google::protobuf::MessageLite& message, Bytes* out);
 // Writes all of `frame`, retrying on EINTR; fails (never blocks forever) when the socket has a
 // send timeout and the peer does not read.
 Status WriteAll(int fd, ByteView frame);

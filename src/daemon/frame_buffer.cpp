@@ -7,9 +7,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <thread>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 namespace enclave::daemon {
 namespace {
@@ -123,11 +123,8 @@ std::optional<FrameError> SocketFrameReader::Fill(std::string* detail) {
       *detail = "the connection closed inside a frame";
       return FrameError::kTruncated;
     }
+    // Without a frame deadline the recv blocked: EAGAIN is SO_RCVTIMEO, the idle limit.
     if ((errno == EAGAIN || errno == EWOULDBLOCK) && !deadline_ && idle_limited_) {
-      if (in_frame) {
-        *detail = "a frame did not arrive in time";
-        return FrameError::kTimeout;
-      }
       *detail = "the connection was idle too long";
       return FrameError::kIdle;
     }
@@ -180,29 +177,6 @@ SocketFrameReader::Frame SocketFrameReader::Next() {
       return r;
     }
   }
-}
-
-Status AppendFrame(const google::protobuf::MessageLite& message, Bytes* out) {
-  const size_t size = message.ByteSizeLong();
-  if (size > kMaxFrameSize) {
-    return OSStatusError(errsec::kParam, "message of " + std::to_string(size) +
-                                             " bytes exceeds the protocol limit of " +
-                                             std::to_string(kMaxFrameSize) + " bytes")
-        .WithCause("protocol-error");
-  }
-  const size_t at = out->size();
-  out->resize(at + kFrameHeaderSize + size);
-  uint8_t* p = out->data() + at;
-  p[0] = static_cast<uint8_t>(size >> 24);
-  p[1] = static_cast<uint8_t>(size >> 16);
-  p[2] = static_cast<uint8_t>(size >> 8);
-  p[3] = static_cast<uint8_t>(size);
-  if (size > 0 && !message.SerializeToArray(p + kFrameHeaderSize, static_cast<int>(size))) {
-    out->resize(at);
-    return OSStatusError(errsec::kInternal, "could not serialize a protocol message")
-        .WithCause("protocol-error");
-  }
-  return Ok();
 }
 
 }  // namespace enclave::daemon

@@ -45,13 +45,11 @@ class SocketFrameReader {
   std::chrono::milliseconds timeout_;
   size_t max_frame_;
   bool idle_limited_ = false;
-  bool hot_ = false;  // the last wait between frames was short: poll briefly before sleeping  // SO_RCVTIMEO is set: a blocking recv that times out means idle
+  bool hot_ = false;  // the last wait between frames was short: poll briefly before sleeping  // SO_RCVTIMEO
+                      // is set: a blocking recv that times out means idle
   Bytes buf_;
   size_t begin_ = 0, end_ = 0;  // unread bytes are buf_[begin_, end_)
   std::optional<std::chrono::steady_clock::time_point> deadline_;
 };
-
-// Appends `message` as one frame to `out` (reused between calls); errSecParam when too large.
-Status AppendFrame(const google::protobuf::MessageLite& message, Bytes* out);
 
 }  // namespace enclave::daemon

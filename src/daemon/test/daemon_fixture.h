@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <openssl/sha.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -19,6 +20,7 @@
 
 #include "client/client.h"
 #include "common/home.h"
+#include "crypto/ec.h"
 #include "daemon/codec.h"
 #include "daemon/frame.h"
 #include "daemon/unique_fd.h"
@@ -51,6 +53,15 @@ inline std::optional<wire::Response> ReadReply(int fd) {
   wire::Response r;
   if (!daemon::ParsePayload(*frame.payload, &r)) return std::nullopt;
   return r;
+}
+
+// An ECDSA P-256 signature (DER) over SHA-256 of `message`.
+inline bool VerifySha256(const Bytes& public_key_x963, const Bytes& message, const Bytes& der) {
+  auto key = crypto::EcPublicKey::FromX963(public_key_x963);
+  if (!key.ok()) return false;
+  uint8_t digest[SHA256_DIGEST_LENGTH];
+  SHA256(message.data(), message.size(), digest);
+  return key->VerifyDigestDer(ByteView(digest, sizeof digest), der);
 }
 
 inline bool ClosedByPeer(int fd) {

@@ -1,8 +1,5 @@
 // Pipelined requests on one connection: read in batches and answered in batches, every reply
 // still comes back in request order and with its own result, whatever is mixed in between.
-#include <openssl/sha.h>
-
-#include "crypto/ec.h"
 #include "daemon/codec.h"
 #include "daemon/test/daemon_fixture.h"
 
@@ -31,14 +28,6 @@ wire::Request FindRequest(uint64_t id, const std::string& app_label) {
   r.set_id(id);
   daemon::ToWire(ByAppLabel(app_label), r.mutable_find_keys()->mutable_query());
   return r;
-}
-
-bool Verifies(const Bytes& public_key_x963, const std::string& message, const std::string& der) {
-  auto key = crypto::EcPublicKey::FromX963(public_key_x963);
-  if (!key.ok()) return false;
-  uint8_t digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const uint8_t*>(message.data()), message.size(), digest);
-  return key->VerifyDigestDer(ByteView(digest, sizeof digest), Bytes(der.begin(), der.end()));
 }
 
 using DaemonPipelineTest = DaemonTest;
@@ -80,7 +69,8 @@ TEST_F(DaemonPipelineTest, MixedPipelinedRequestsAreAnsweredInOrder) {
       EXPECT_EQ(reply->error().code(), errsec::kItemNotFound);
     } else {
       ASSERT_TRUE(reply->has_operation()) << "request " << r.id();
-      EXPECT_TRUE(Verifies(key->public_key_x963, r.sign().input(), reply->operation().output()))
+      EXPECT_TRUE(
+          VerifySha256(key->public_key_x963, ToBytes(r.sign().input()), ToBytes(reply->operation().output())))
           << "request " << r.id() << " got another request's signature";
     }
   }

@@ -1,6 +1,5 @@
 // enclaved through its real socket: concurrent clients, hostile and broken clients, shutdown,
 // peer checks, sessions, and the request log.
-#include <openssl/sha.h>
 #include <pwd.h>
 #include <sys/stat.h>
 
@@ -11,21 +10,12 @@
 #include <random>
 #include <sstream>
 
-#include "crypto/ec.h"
 #include "daemon/test/daemon_fixture.h"
 
 namespace enclave::testing {
 namespace {
 
 constexpr char kAlgorithm[] = "ecdsa-signature-message-x962-sha256";
-
-bool VerifySha256(const Bytes& public_key_x963, const Bytes& message, const Bytes& der) {
-  auto key = crypto::EcPublicKey::FromX963(public_key_x963);
-  if (!key.ok()) return false;
-  uint8_t digest[SHA256_DIGEST_LENGTH];
-  SHA256(message.data(), message.size(), digest);
-  return key->VerifyDigestDer(ByteView(digest, sizeof digest), der);
-}
 
 Bytes Header(uint32_t n) {
   return {static_cast<uint8_t>(n >> 24), static_cast<uint8_t>(n >> 16), static_cast<uint8_t>(n >> 8),
