@@ -44,9 +44,8 @@ class SocketFrameReader {
   int fd_;
   std::chrono::milliseconds timeout_;
   size_t max_frame_;
-  bool idle_limited_ = false;
-  bool hot_ = false;  // the last wait between frames was short: poll briefly before sleeping  // SO_RCVTIMEO
-                      // is set: a blocking recv that times out means idle
+  bool idle_limited_ = false;  // SO_RCVTIMEO is set: a blocking recv that times out means idle
+  bool hot_ = false;           // the last wait between frames was short: poll briefly before sleeping
   Bytes buf_;
   size_t begin_ = 0, end_ = 0;  // unread bytes are buf_[begin_, end_)
   std::optional<std::chrono::steady_clock::time_point> deadline_;
