@@ -318,8 +318,8 @@ void Server::Serve(Connection* connection) {
         RequestLogEntry entry = base;
         entry.request = "frame";
         entry.error = ProtocolError(frame.detail);
-        reply_now(ErrorResponse(0, *entry.error));
         log_.Request(entry);
+        reply_now(ErrorResponse(0, *entry.error));
       } else {
         (void)flush();
       }
@@ -330,8 +330,8 @@ void Server::Serve(Connection* connection) {
     if (!ParsePayload(*frame.payload, &request)) {
       entry.request = "unparseable";
       entry.error = ProtocolError("the request is not a well-formed message");
-      reply_now(ErrorResponse(0, *entry.error));
       log_.Request(entry);
+      reply_now(ErrorResponse(0, *entry.error));
       break;
     }
     entry.request = RequestKind(request);
@@ -365,9 +365,18 @@ void Server::Serve(Connection* connection) {
       response = ErrorResponse(request.id(), sent.error());
       sent = AppendFrame(response, &replies);
     }
+    // A refusal is in the log before its caller can see it (the log writes refusals at once);
+    // a success is logged after its reply, off the caller's wait.
+    const bool refused = entry.error.has_value() || response.has_error();
+    if (refused) {
+      entry.duration_ms = MillisecondsSince(start);
+      log_.Request(entry);
+    }
     if (sent.ok() && (!keep_open || !reader.HasWholeFrame())) sent = flush();
-    entry.duration_ms = MillisecondsSince(start);
-    log_.Request(entry);
+    if (!refused) {
+      entry.duration_ms = MillisecondsSince(start);
+      log_.Request(entry);
+    }
     if (request.op_case() == wire::Request::kShutdown) Stop();
     if (!sent.ok() || !keep_open) break;
   }
@@ -393,22 +402,24 @@ void Server::ServeAgent(service::Enclave& enclave, int fd, const service::Peer& 
         RequestLogEntry entry = base;
         entry.request = "ssh-agent frame";
         entry.error = ProtocolError(frame.payload ? "an empty message" : frame.detail);
-        (void)sshagent::WriteMessage(fd, Bytes{sshagent::kFailure});
         log_.Request(entry);
+        (void)sshagent::WriteMessage(fd, Bytes{sshagent::kFailure});
       }
       break;
     }
     const auto start = std::chrono::steady_clock::now();
     sshagent::Outcome outcome;
     const Bytes reply = agent.Handle(*frame.payload, &outcome);
-    const Status sent = sshagent::WriteMessage(fd, reply);
     RequestLogEntry entry = base;
     entry.request = "ssh-agent " + outcome.request;
     entry.kids = outcome.kids;
     entry.error = outcome.error;
     if (outcome.error) entry.reason = outcome.error->description;
     entry.duration_ms = MillisecondsSince(start);
-    log_.Request(entry);
+    // As above: a refusal is logged before the client can see it.
+    if (outcome.error) log_.Request(entry);
+    const Status sent = sshagent::WriteMessage(fd, reply);
+    if (!outcome.error) log_.Request(entry);
     if (!sent.ok()) break;
   }
 }
