@@ -57,6 +57,9 @@ class LoopbackSshd:
         hostkey = os.path.join(self.dir, "hostkey")
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostkey], check=True)
         config = os.path.join(self.dir, "sshd_config")
+        # SHLVL=1: bash runs a command from sshd without the login user's ~/.bashrc (it reads it
+        # for ssh only at shell level 1), so a login costs ssh and the agent, not whatever that
+        # file starts (a version manager's init takes most of a second on some machines).
         with open(config, "w") as f:
             f.write(f"""ListenAddress 127.0.0.1
 Port {self.port}
@@ -71,6 +74,7 @@ PubkeyAuthentication yes
 AllowAgentForwarding yes
 PermitRootLogin yes
 MaxStartups 100:30:200
+SetEnv SHLVL=1
 """)
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
         self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", config], stdout=subprocess.DEVNULL,
