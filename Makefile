@@ -46,12 +46,14 @@ test: build
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer. The C library's tests and
 # the real PKCS#11 clients (pkcs11-tool, openssl)
 # load an instrumented library into uninstrumented hosts (python3, cc programs, the clients), which
-# ASan refuses to start; they run in `make test`.
+# ASan refuses to start; they run in `make test`, as do the packaging tests (install.*: they check
+# files, not memory) and the daemon kill loop's full 100 rounds (25 here).
 test-sanitize: setup
 	@cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DENCLAVE_SANITIZE=ON -DENCLAVE_BENCH=OFF >/dev/null
 	@cmake --build $(ASAN_DIR) -j$(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  scripts/with-swtpm ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS) -E 'Benchmark|^capi[.]|^e2e[.]Pkcs11Clients$$'
+	  ENCLAVE_E2E_KILL_ROUNDS=25 \
+	  scripts/with-swtpm ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS) -E 'Benchmark|^capi[.]|^e2e[.]Pkcs11Clients$$|^install[.]'
 
 # The daemon, service and client suites under ThreadSanitizer; a separate build of only those
 # tests (and enclaved, which the daemon and client tests start). The single-threaded fault sweep
