@@ -23,7 +23,7 @@ class SignRun {
  public:
   // Enough to keep two or three threads busy between flushes; a longer run only delays the first
   // answers.
-  static constexpr size_t kMaxRequests = 64;
+  static constexpr size_t kMaxRequests = 16;
 
   // Whether `request` may begin a run.
   static bool Starts(const wire::Request& request);
