@@ -24,6 +24,7 @@
 #include "daemon/frame.h"
 #include "daemon/frame_buffer.h"
 #include "daemon/listen.h"
+#include "daemon/sign_run.h"
 #include "sshagent/agent.h"
 #include "sshagent/caller.h"
 
@@ -36,6 +37,13 @@ Error SystemError(const std::string& what) {
   const int err = errno;
   return ListenError(what + ": " + std::strerror(err), CauseOfErrno(err));
 }
+
+// A request read from a connection, or why there is none.
+struct Incoming {
+  enum class Kind { kRequest, kUnparseable, kEnd } kind = Kind::kEnd;
+  FrameError error = FrameError::kIo;  // for kEnd
+  std::string detail;
+};
 
 int64_t SteadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -170,6 +178,7 @@ Status Server::Start() {
   if (::ftruncate(lock_fd_.get(), 0) != 0 || ::pwrite(lock_fd_.get(), pid.data(), pid.size(), 0) < 0) {
     return SystemError("cannot write " + pid_path_.string());
   }
+  helpers_ = std::make_unique<HelperPool>(HelperPool::ForThisMachine());
   log_.Event("start", std::string(options_.system ? "system" : "") + (options_.debug ? " debug" : ""));
   return Ok();
 }
@@ -306,18 +315,58 @@ void Server::Serve(Connection* connection) {
     (void)AppendFrame(response, &replies);
     (void)flush();
   };
+  // Reads and parses the next request into `into`.
+  auto read = [&](wire::Request* into) -> Incoming {
+    SocketFrameReader::Frame frame = reader.Next();
+    if (!frame.payload) return {Incoming::Kind::kEnd, frame.error, std::move(frame.detail)};
+    if (!ParsePayload(*frame.payload, into)) return {Incoming::Kind::kUnparseable, FrameError::kIo, {}};
+    return {Incoming::Kind::kRequest, FrameError::kIo, {}};
+  };
+  // Appends a reply, then logs its request: a refusal is in the log before its caller can see
+  // it (the log writes refusals at once); a success is logged after the flush, off the caller's
+  // wait. Returns whether the connection can go on.
+  auto answer = [&](const wire::Request& request, wire::Response& response, RequestLogEntry& entry,
+                    std::chrono::steady_clock::time_point start, bool keep_open, bool more_to_serve) {
+    Status sent = AppendFrame(response, &replies);
+    if (!sent.ok()) {
+      response.Clear();
+      response = ErrorResponse(request.id(), sent.error());
+      sent = AppendFrame(response, &replies);
+    }
+    const bool refused = entry.error.has_value() || response.has_error();
+    if (refused) {
+      entry.duration_ms = MillisecondsSince(start);
+      log_.Request(entry);
+    }
+    if (sent.ok() && (!keep_open || !more_to_serve)) sent = flush();
+    if (!refused) {
+      entry.duration_ms = MillisecondsSince(start);
+      log_.Request(entry);
+    }
+    return sent.ok();
+  };
   wire::Request request;
   wire::Response response;
+  wire::Request ahead;           // read while gathering a run, and not part of it
+  std::optional<Incoming> held;  // what reading `ahead` gave: served next
+  SignRun run;
   while (!stopping_) {
-    connection->idle_since_ms = SteadyMs();
-    SocketFrameReader::Frame frame = reader.Next();
-    connection->idle_since_ms = 0;
-    if (!frame.payload) {
-      if (frame.error != FrameError::kClosed && frame.error != FrameError::kIo &&
-          frame.error != FrameError::kIdle && !stopping_ && !connection->evicted) {
+    Incoming in;
+    if (held) {
+      in = std::move(*held);
+      held.reset();
+      request.Swap(&ahead);
+    } else {
+      connection->idle_since_ms = SteadyMs();
+      in = read(&request);
+      connection->idle_since_ms = 0;
+    }
+    if (in.kind == Incoming::Kind::kEnd) {
+      if (in.error != FrameError::kClosed && in.error != FrameError::kIo && in.error != FrameError::kIdle &&
+          !stopping_ && !connection->evicted) {
         RequestLogEntry entry = base;
         entry.request = "frame";
-        entry.error = ProtocolError(frame.detail);
+        entry.error = ProtocolError(in.detail);
         log_.Request(entry);
         reply_now(ErrorResponse(0, *entry.error));
       } else {
@@ -327,12 +376,36 @@ void Server::Serve(Connection* connection) {
     }
     const auto start = std::chrono::steady_clock::now();
     RequestLogEntry entry = base;
-    if (!ParsePayload(*frame.payload, &request)) {
+    if (in.kind == Incoming::Kind::kUnparseable) {
       entry.request = "unparseable";
       entry.error = ProtocolError("the request is not a well-formed message");
       log_.Request(entry);
       reply_now(ErrorResponse(0, *entry.error));
       break;
+    }
+    if (helpers_ && helpers_->size() > 0 && reader.HasWholeFrame() && SignRun::Starts(request)) {
+      // Signatures pipelined one after another: gather those already buffered and serve them
+      // together (daemon/sign_run.h), then answer each in order.
+      run.Begin(&request);
+      while (run.size() < SignRun::kMaxRequests && reader.HasWholeFrame()) {
+        Incoming next = read(&ahead);
+        if (next.kind == Incoming::Kind::kRequest && run.Continues(ahead)) {
+          run.Add(&ahead);
+          continue;
+        }
+        held = std::move(next);
+        break;
+      }
+      run.Serve(*session, base, *helpers_);
+      bool open = true;
+      for (size_t i = 0; open && i < run.size(); ++i) {
+        // A run's answers go out together, even with more requests buffered: the client can
+        // send its next requests while the daemon signs the ones it has.
+        const bool more = i + 1 < run.size();
+        open = answer(run.request(i), run.response(i), run.entry(i), run.start(i), true, more);
+      }
+      if (!open) break;
+      continue;
     }
     entry.request = RequestKind(request);
     response.Clear();
@@ -359,26 +432,10 @@ void Server::Serve(Connection* connection) {
         break;
     }
     WipeSecrets(&request);
-    Status sent = AppendFrame(response, &replies);
-    if (!sent.ok()) {
-      response.Clear();
-      response = ErrorResponse(request.id(), sent.error());
-      sent = AppendFrame(response, &replies);
-    }
-    // A refusal is in the log before its caller can see it (the log writes refusals at once);
-    // a success is logged after its reply, off the caller's wait.
-    const bool refused = entry.error.has_value() || response.has_error();
-    if (refused) {
-      entry.duration_ms = MillisecondsSince(start);
-      log_.Request(entry);
-    }
-    if (sent.ok() && (!keep_open || !reader.HasWholeFrame())) sent = flush();
-    if (!refused) {
-      entry.duration_ms = MillisecondsSince(start);
-      log_.Request(entry);
-    }
+    const bool open =
+        answer(request, response, entry, start, keep_open, held.has_value() || reader.HasWholeFrame());
     if (request.op_case() == wire::Request::kShutdown) Stop();
-    if (!sent.ok() || !keep_open) break;
+    if (!open || !keep_open) break;
   }
   (void)flush();  // replies to requests served before a stop
   // The session (and its non-permanent keys) ends with the connection.
@@ -393,11 +450,13 @@ void Server::ServeAgent(service::Enclave& enclave, int fd, const service::Peer& 
   sshagent::Agent agent(*session, {peer.pid, sshagent::ProcessChain(peer.pid)}, agent_options);
   // The agent protocol frames messages as the daemon's does (a 4-byte length), with its own
   // limit; a buffered reader takes a request in one recv.
-  SocketFrameReader reader(fd, options_.frame_timeout, std::chrono::milliseconds(0), sshagent::kMaxMessageSize);
+  SocketFrameReader reader(fd, options_.frame_timeout, std::chrono::milliseconds(0),
+                           sshagent::kMaxMessageSize);
   while (!stopping_) {
     SocketFrameReader::Frame frame = reader.Next();
     if (!frame.payload || frame.payload->empty()) {
-      if (frame.payload || (frame.error != FrameError::kClosed && frame.error != FrameError::kIo && !stopping_)) {
+      if (frame.payload ||
+          (frame.error != FrameError::kClosed && frame.error != FrameError::kIo && !stopping_)) {
         // The stream cannot be resynchronised after a bad frame: say so in the log and close.
         RequestLogEntry entry = base;
         entry.request = "ssh-agent frame";

@@ -20,6 +20,7 @@
 
 #include "common/result.h"
 #include "daemon/enclaves.h"
+#include "daemon/helper_pool.h"
 #include "daemon/request_log.h"
 #include "daemon/unique_fd.h"
 #include "service/enclave.h"
@@ -101,6 +102,8 @@ class Server {
   UniqueFd listen_fd_, agent_listen_fd_, lock_fd_, wake_read_, wake_write_;
   RequestLog log_;
   std::unique_ptr<EnclaveSet> enclaves_;
+  // Made by Start(), in the process that serves (threads do not survive the daemon's fork).
+  std::unique_ptr<HelperPool> helpers_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::list<std::unique_ptr<Connection>> connections_;

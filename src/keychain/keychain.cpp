@@ -1,4 +1,7 @@
 // The SQLite keychain: one connection per database file, every call serialised by a mutex.
+// Single-item lookups (the signing path's) are remembered until anything commits to the
+// database, from this connection or any other (keychain/commit_watch.h), so a repeated lookup
+// costs no SQLite transaction and always answers what a read would.
 #include "keychain/keychain.h"
 
 #include <fcntl.h>
@@ -10,7 +13,9 @@
 #include <cstring>
 #include <mutex>
 #include <system_error>
+#include <unordered_map>
 
+#include "keychain/commit_watch.h"
 #include "keychain/item_sql.h"
 #include "keychain/schema.h"
 #include "keychain/sqlite_handle.h"
@@ -60,13 +65,33 @@ Status CreateOwnerOnly(const std::filesystem::path& path) {
   return Ok();
 }
 
+// What a lookup's parameters are, as a cache key: the statement and each value with its type.
+std::string LookupKey(const std::string& sql, const std::vector<sql::Value>& params) {
+  std::string key = sql;
+  for (const sql::Value& v : params) {
+    key += '\0';
+    key += static_cast<char>('0' + v.index());
+    if (const auto* i = std::get_if<int64_t>(&v)) key += std::to_string(*i);
+    if (const auto* t = std::get_if<std::string>(&v)) key += *t;
+    if (const auto* b = std::get_if<Bytes>(&v)) key.append(b->begin(), b->end());
+    key += '\0';
+  }
+  return key;
+}
+
 class SqliteKeychain final : public Keychain {
  public:
-  SqliteKeychain(sql::Database db, int schema_version)
-      : db_(std::move(db)), schema_version_(schema_version) {}
+  // `path` is empty for an in-memory database, which no other connection can change.
+  // The schema's preparation has made the -shm file by now.
+  SqliteKeychain(sql::Database db, int schema_version, const std::filesystem::path& path)
+      : db_(std::move(db)),
+        schema_version_(schema_version),
+        in_memory_(path.empty()),
+        watch_(in_memory_ ? nullptr : CommitWatch::Open(path)) {}
 
   Result<KeyItem> Add(KeyItem item) override {
     std::lock_guard lock(mu_);
+    ++writes_;
     StampTimes(item);
     RETURN_IF_ERROR(item_sql::InsertItem(db_, item));
     item.persistent_id = db_.LastInsertRowId();
@@ -75,6 +100,7 @@ class SqliteKeychain final : public Keychain {
 
   Result<std::vector<KeyItem>> AddAll(std::vector<KeyItem> items) override {
     std::lock_guard lock(mu_);
+    ++writes_;
     ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(db_));
     for (KeyItem& item : items) {
       StampTimes(item);
@@ -88,7 +114,18 @@ class SqliteKeychain final : public Keychain {
   Result<std::vector<KeyItem>> Find(const ItemQuery& query) const override {
     std::lock_guard lock(mu_);
     item_sql::Where where = item_sql::WhereOf(query);
-    ASSIGN_OR_RETURN(sql::Statement stmt, db_.Prepare(item_sql::FindSql(query, where)));
+    const std::string sql = item_sql::FindSql(query, where);
+    // Lists (match_all) can be long and are not on a hot path: always read.
+    std::string key;
+    if (!query.match_all) {
+      key = LookupKey(sql, where.params);
+      if (const std::vector<KeyItem>* known = RememberedLocked(key)) {
+        if (known->empty()) return NotFound();
+        return *known;
+      }
+    }
+    const Stamp before = StampLocked();
+    ASSIGN_OR_RETURN(sql::Statement stmt, db_.Prepare(sql));
     BindAll(stmt, where.params);
     std::vector<KeyItem> items;
     for (;;) {
@@ -96,12 +133,14 @@ class SqliteKeychain final : public Keychain {
       if (!row) break;
       items.push_back(item_sql::ReadItem(stmt));
     }
+    if (!query.match_all) RememberLocked(std::move(key), before, items);
     if (items.empty()) return NotFound();
     return items;
   }
 
   Result<int> Update(const ItemQuery& query, const ItemUpdate& update) override {
     std::lock_guard lock(mu_);
+    ++writes_;
     std::string sql = "UPDATE key_items SET modified_ms = ?";
     std::vector<sql::Value> params = {NowMs()};
     auto set = [&](const char* column, sql::Value value) {
@@ -128,6 +167,7 @@ class SqliteKeychain final : public Keychain {
 
   Result<int> Delete(const ItemQuery& query) override {
     std::lock_guard lock(mu_);
+    ++writes_;
     item_sql::Where where = item_sql::WhereOf(query);
     ASSIGN_OR_RETURN(sql::Statement stmt, db_.Prepare("DELETE FROM key_items" + where.clause));
     BindAll(stmt, where.params);
@@ -139,6 +179,7 @@ class SqliteKeychain final : public Keychain {
 
   Result<KeyItem> Replace(int64_t old_persistent_id, KeyItem replacement) override {
     std::lock_guard lock(mu_);
+    ++writes_;
     ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(db_));
     {
       ASSIGN_OR_RETURN(sql::Statement stmt, db_.Prepare("DELETE FROM key_items WHERE persistent_id = ?"));
@@ -228,6 +269,7 @@ class SqliteKeychain final : public Keychain {
 
   Status SetSealedBlobForTesting(int64_t persistent_id, const Bytes& blob) override {
     std::lock_guard lock(mu_);
+    ++writes_;
     ASSIGN_OR_RETURN(sql::Statement stmt,
                      db_.Prepare("UPDATE key_items SET sealed_blob = ? WHERE persistent_id = ?"));
     stmt.BindBlob(1, blob);
@@ -239,6 +281,7 @@ class SqliteKeychain final : public Keychain {
 
   Status ExecForTesting(const std::string& sql) override {
     std::lock_guard lock(mu_);
+    ++writes_;
     return db_.Exec(sql);
   }
 
@@ -258,16 +301,60 @@ class SqliteKeychain final : public Keychain {
   }
 
  private:
+  // When a lookup was read: this connection's write count and the WAL index header.
+  struct Stamp {
+    uint64_t writes = 0;
+    CommitWatch::Mark mark{};
+    bool operator==(const Stamp&) const = default;
+  };
+
+  Stamp StampLocked() const {
+    Stamp stamp;
+    stamp.writes = writes_;
+    if (watch_) stamp.mark = watch_->Now();
+    return stamp;
+  }
+
+  // The items a lookup found (empty: none), if nothing has committed since they were read.
+  const std::vector<KeyItem>* RememberedLocked(const std::string& key) const {
+    if (remembered_.empty()) return nullptr;
+    if (!(StampLocked() == remembered_at_)) {
+      remembered_.clear();
+      return nullptr;
+    }
+    auto it = remembered_.find(key);
+    return it == remembered_.end() ? nullptr : &it->second;
+  }
+
+  void RememberLocked(std::string key, const Stamp& read_after, const std::vector<KeyItem>& items) const {
+    // Only where every commit can be seen: in memory, or with the -shm mapped.
+    if (!in_memory_ && !watch_) return;
+    // Everything remembered shares one stamp, the oldest: a commit since forgets it all.
+    if (remembered_.empty() || !(remembered_at_ == read_after) || remembered_.size() >= kRememberedLookups) {
+      remembered_.clear();
+      remembered_at_ = read_after;
+    }
+    remembered_.emplace(std::move(key), items);
+  }
+
+  static constexpr size_t kRememberedLookups = 256;
+
   mutable std::mutex mu_;
   mutable sql::Database db_;  // its statement cache changes even in const lookups
   int schema_version_;
+  bool in_memory_;
+  uint64_t writes_ = 0;
+  std::unique_ptr<CommitWatch> watch_;  // declared after db_: unmapped before the connection closes
+  mutable std::unordered_map<std::string, std::vector<KeyItem>> remembered_;
+  mutable Stamp remembered_at_;
 };
 
 Result<std::unique_ptr<Keychain>> OpenAt(const std::string& target, bool in_memory) {
   constexpr int kFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
   ASSIGN_OR_RETURN(sql::Database db, sql::Database::Open(target, kFlags));
   ASSIGN_OR_RETURN(int version, schema::Prepare(db, in_memory));
-  return std::unique_ptr<Keychain>(std::make_unique<SqliteKeychain>(std::move(db), version));
+  return std::unique_ptr<Keychain>(
+      std::make_unique<SqliteKeychain>(std::move(db), version, in_memory ? "" : target));
 }
 
 }  // namespace

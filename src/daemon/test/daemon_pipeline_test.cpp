@@ -76,6 +76,40 @@ TEST_F(DaemonPipelineTest, MixedPipelinedRequestsAreAnsweredInOrder) {
   }
 }
 
+TEST_F(DaemonPipelineTest, LongRunsOfOneKeysSignaturesEachSignTheirOwnMessage) {
+  StartChild();
+  auto setup = Connect();
+  ASSERT_NE(setup, nullptr);
+  auto key = setup->CreateKey(Spec("piped"));
+  ASSERT_TRUE(key.ok()) << key.error().ToString();
+  // Longer than one run (daemon/sign_run.h), so that runs end mid-stream, and a signature with
+  // an auth context (never part of a run) at the end.
+  std::vector<wire::Request> requests;
+  for (uint64_t id = 1; id <= 150; ++id)
+    requests.push_back(SignRequest(id, "piped", "m" + std::to_string(id)));
+  wire::Request with_context = SignRequest(151, "piped", "with a context");
+  with_context.mutable_sign()->mutable_auth()->set_context_id("no such context");
+  requests.push_back(with_context);
+  Bytes out;
+  for (const auto& r : requests) ASSERT_TRUE(daemon::AppendFrame(r, &out).ok());
+  auto fd = RawConnect(home_);
+  ASSERT_TRUE(fd.valid());
+  ASSERT_TRUE(daemon::WriteAll(fd.get(), out).ok());
+  for (const auto& r : requests) {
+    auto reply = ReadReply(fd.get());
+    ASSERT_TRUE(reply.has_value()) << "no reply to request " << r.id();
+    ASSERT_EQ(reply->id(), r.id()) << "replies out of order";
+    if (r.sign().auth().has_context_id()) {
+      ASSERT_TRUE(reply->has_error()) << "an unknown auth context is refused";
+      continue;
+    }
+    ASSERT_TRUE(reply->has_operation()) << "request " << r.id();
+    EXPECT_TRUE(
+        VerifySha256(key->public_key_x963, ToBytes(r.sign().input()), ToBytes(reply->operation().output())))
+        << "request " << r.id() << " got another request's signature";
+  }
+}
+
 TEST_F(DaemonPipelineTest, GarbageBufferedBehindASignatureIsAnsweredAfterIt) {
   StartChild();
   auto setup = Connect();
