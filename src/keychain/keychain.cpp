@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <system_error>
 #include <unordered_map>
 
@@ -83,8 +84,10 @@ class SqliteKeychain final : public Keychain {
  public:
   // `path` is empty for an in-memory database, which no other connection can change.
   // The schema's preparation has made the -shm file by now.
-  SqliteKeychain(sql::Database db, int schema_version, const std::filesystem::path& path)
+  SqliteKeychain(sql::Database db, std::optional<sql::Database> journal, int schema_version,
+                 const std::filesystem::path& path)
       : db_(std::move(db)),
+        journal_(std::move(journal)),
         schema_version_(schema_version),
         in_memory_(path.empty()),
         watch_(in_memory_ ? nullptr : CommitWatch::Open(path)) {}
@@ -202,13 +205,16 @@ class SqliteKeychain final : public Keychain {
   }
 
   Status AppendEvents(const std::vector<Event>& events) override {
-    std::lock_guard lock(mu_);
-    ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(db_));
+    // On a connection of its own where there is one: a journal commit waits for its fsync, and
+    // lookups and signatures need not wait with it (WAL readers never wait for a writer).
+    std::unique_lock lock(journal_ ? journal_mu_ : mu_);
+    sql::Database& db = journal_ ? *journal_ : db_;
+    ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(db));
     for (const Event& event : events) {
       // From the statement cache; reset when it goes out of scope.
       ASSIGN_OR_RETURN(
           sql::Statement stmt,
-          db_.Prepare("INSERT INTO events (time_ms, kind, cause, kids, details) VALUES (?, ?, ?, ?, ?)"));
+          db.Prepare("INSERT INTO events (time_ms, kind, cause, kids, details) VALUES (?, ?, ?, ?, ?)"));
       stmt.BindInt64(1, event.time_ms != 0 ? event.time_ms : NowMs());
       stmt.BindText(2, event.kind);
       stmt.BindText(3, event.cause);
@@ -341,6 +347,8 @@ class SqliteKeychain final : public Keychain {
 
   mutable std::mutex mu_;
   mutable sql::Database db_;  // its statement cache changes even in const lookups
+  std::mutex journal_mu_;
+  std::optional<sql::Database> journal_;  // the event journal's writes (database files only)
   int schema_version_;
   bool in_memory_;
   uint64_t writes_ = 0;
@@ -353,8 +361,14 @@ Result<std::unique_ptr<Keychain>> OpenAt(const std::string& target, bool in_memo
   constexpr int kFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
   ASSIGN_OR_RETURN(sql::Database db, sql::Database::Open(target, kFlags));
   ASSIGN_OR_RETURN(int version, schema::Prepare(db, in_memory));
+  std::optional<sql::Database> journal;
+  if (!in_memory) {
+    ASSIGN_OR_RETURN(sql::Database second, sql::Database::Open(target, kFlags));
+    RETURN_IF_ERROR(schema::Prepare(second, in_memory));
+    journal = std::move(second);
+  }
   return std::unique_ptr<Keychain>(
-      std::make_unique<SqliteKeychain>(std::move(db), version, in_memory ? "" : target));
+      std::make_unique<SqliteKeychain>(std::move(db), std::move(journal), version, in_memory ? "" : target));
 }
 
 }  // namespace

@@ -19,7 +19,8 @@ EnclaveImpl::~EnclaveImpl() = default;
 Result<std::unique_ptr<EnclaveImpl>> EnclaveImpl::Create(const EnclaveOptions& options) {
   // tpm2-tss logs expected failures (a cleared TPM) to stderr; our errors say it better.
   ::setenv("TSS2_LOG", "all+NONE", /*overwrite=*/0);
-  if (options.home.empty()) return OSStatusError(errsec::kParam, "no enclave home given").WithCause("bad-parameter");
+  if (options.home.empty())
+    return OSStatusError(errsec::kParam, "no enclave home given").WithCause("bad-parameter");
   std::unique_ptr<EnclaveImpl> e(new EnclaveImpl(options));
   RETURN_IF_ERROR(e->Init());
   return e;
@@ -35,7 +36,9 @@ keybag::KeybagOptions EnclaveImpl::KeybagOptionsFromConfig() {
 Status EnclaveImpl::Init() {
   std::error_code ec;
   fs::create_directories(options_.home, ec);
-  if (ec) return OSStatusError(errsec::kIO, "cannot create the enclave home: " + ec.message()).WithCause("database-io");
+  if (ec)
+    return OSStatusError(errsec::kIO, "cannot create the enclave home: " + ec.message())
+        .WithCause("database-io");
   ::chmod(options_.home.c_str(), 0700);
   ASSIGN_OR_RETURN(config_, Config::Load(options_.home / "config.json"));
   fs::create_directories(options_.home / "keybag", ec);
@@ -49,14 +52,15 @@ Status EnclaveImpl::Init() {
   if (!keybag_->State().passcode_set) RETURN_IF_ERROR(DestroyPasscodeBoundKeys(/*only_if_any=*/true));
   RETURN_IF_ERROR(OpenProviders());
   if (options_.follow_session_lock) {
-    lock_watcher_ = std::make_unique<SessionLockWatcher>(config_.GetOr("logind-session"), [this](bool locked) {
-      if (locked) {
-        keybag_->Lock();
-      } else if (!keybag_->State().passcode_set) {
-        (void)keybag_->Unlock(SecureBytes());
-      }
-      NewKeyGeneration();
-    });
+    lock_watcher_ =
+        std::make_unique<SessionLockWatcher>(config_.GetOr("logind-session"), [this](bool locked) {
+          if (locked) {
+            keybag_->Lock();
+          } else if (!keybag_->State().passcode_set) {
+            (void)keybag_->Unlock(SecureBytes());
+          }
+          NewKeyGeneration();
+        });
   }
   return Ok();
 }
@@ -66,7 +70,8 @@ Status EnclaveImpl::OpenProviders() {
   simulator_.reset();
   const std::string kind = config_.biometry();
   if (kind == "simulator") {
-    ASSIGN_OR_RETURN(auto sim, auth::BiometrySimulator::Open((options_.home / "biometry-simulator.json").string()));
+    ASSIGN_OR_RETURN(auto sim,
+                     auth::BiometrySimulator::Open((options_.home / "biometry-simulator.json").string()));
     simulator_ = std::shared_ptr<auth::BiometrySimulator>(std::move(sim));
     biometry_ = simulator_;
   } else if (kind == "fprintd") {
@@ -133,8 +138,10 @@ Status EnclaveImpl::SetConfig(const std::string& key, const std::string& value) 
     std::lock_guard lock(mu_);
     // The agent forwarding to itself would answer every request with a request to itself.
     if (key == "ssh-agent-upstream" && !value.empty() &&
-        std::filesystem::path(value).lexically_normal() == (options_.home / "ssh-agent.sock").lexically_normal()) {
-      return OSStatusError(errsec::kParam, "ssh-agent-upstream must be another agent's socket, not enclave's own")
+        std::filesystem::path(value).lexically_normal() ==
+            (options_.home / "ssh-agent.sock").lexically_normal()) {
+      return OSStatusError(errsec::kParam,
+                           "ssh-agent-upstream must be another agent's socket, not enclave's own")
           .WithCause("bad-parameter");
     }
     RETURN_IF_ERROR(config_.Set(key, value));
@@ -169,12 +176,14 @@ void EnclaveImpl::Unsubscribe(int subscription) {
 }
 
 static int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 nlohmann::json EventToJson(const keychain::Event& e) {
-  return {{"time", e.time_ms}, {"kind", e.kind}, {"cause", e.cause}, {"kids", e.kids}, {"details", e.details}};
+  return {
+      {"time", e.time_ms}, {"kind", e.kind}, {"cause", e.cause}, {"kids", e.kids}, {"details", e.details}};
 }
 
 bool EnclaveImpl::RecordEventOnce(const std::string& kind, const std::string& cause, const std::string& kid,
@@ -207,20 +216,22 @@ void EnclaveImpl::RecordEvent(const std::string& kind, const std::string& cause,
   e.cause = cause;
   e.kids = kids;
   e.details = std::move(details);
-  // One per use of a key (each ssh signature) joins the group commit; anything else is written
-  // through, after the pending group.
-  if (kind == "ssh-sign" && cause == "none") {
-    events_->Add(e);
-  } else {
-    (void)events_->FlushThen(e);
-  }
   std::map<int, EventListener> listeners;
   {
     std::lock_guard lock(mu_);
-    listeners = listeners_;
+    if (!listeners_.empty()) listeners = listeners_;
   }
-  const auto j = EventToJson(e);
-  for (auto& [id, l] : listeners) l(j);
+  // Only for someone watching: an ssh signature's event costs no JSON otherwise.
+  std::optional<nlohmann::json> j;
+  if (!listeners.empty()) j = EventToJson(e);
+  // One per use of a key (each ssh signature) joins the group commit; anything else is written
+  // through, after the pending group.
+  if (kind == "ssh-sign" && cause == "none") {
+    events_->Add(std::move(e));
+  } else {
+    (void)events_->FlushThen(e);
+  }
+  for (auto& [id, l] : listeners) l(*j);
 }
 
 }  // namespace enclave::service
