@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
+#include <cstring>
 
 namespace enclave::keychain {
 namespace {
@@ -33,11 +33,14 @@ std::unique_ptr<CommitWatch> CommitWatch::Open(const std::filesystem::path& data
 CommitWatch::~CommitWatch() { ::munmap(mapping_, size_); }
 
 CommitWatch::Mark CommitWatch::Now() const {
-  // Volatile: another process changes these bytes; each is read from the mapping every time.
-  const volatile uint8_t* header = static_cast<const volatile uint8_t*>(mapping_);
+  // Another process writes these words: each is loaded from the mapping every time, and with
+  // acquire order, so that what is read from the database afterwards is no older than the mark.
+  const auto* words = static_cast<const uint32_t*>(mapping_);
   Mark mark;
-  for (size_t i = 0; i < kHeaderBytes; ++i) mark[i] = header[i];
-  std::atomic_thread_fence(std::memory_order_acquire);
+  for (size_t i = 0; i < kHeaderBytes / sizeof(uint32_t); ++i) {
+    const uint32_t word = __atomic_load_n(&words[i], __ATOMIC_ACQUIRE);
+    std::memcpy(mark.data() + i * sizeof word, &word, sizeof word);
+  }
   return mark;
 }
 
