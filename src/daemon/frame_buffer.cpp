@@ -22,6 +22,7 @@ constexpr size_t kBufferSize = 64 * 1024;
 // before the reader sleeps in recv.
 constexpr auto kHotGap = std::chrono::microseconds(150);
 constexpr auto kSpin = std::chrono::microseconds(60);
+constexpr int kMaxSkippedPolls = 64;
 
 // Readers polling right now, across connections: spinning only pays while a core is left for
 // the peers and the signatures, so at most one fewer than the cores poll at once (none on one).
@@ -101,13 +102,24 @@ std::optional<FrameError> SocketFrameReader::Fill(std::string* detail) {
     // request right after its previous reply (a loop of requests) is likely to do so again: the
     // next request is polled for a few tens of microseconds first, sparing a sleep and a wake-up
     // that cost more than the request itself on a small VM.
+    // A poll that comes up empty cost a core for nothing, and usually means the cores are
+    // contended (several busy clients, each pair taking turns): then polling stops for a while,
+    // longer each time it fails again, and the thread sleeps as it would without it.
     ssize_t n = -1;
-    if (!deadline_ && hot_ && TakeSpinSlot()) {
+    if (!deadline_ && hot_ && skip_polls_ > 0) {
+      --skip_polls_;
+    } else if (!deadline_ && hot_ && TakeSpinSlot()) {
       const auto spin_until = Clock::now() + kSpin;
       do {
         n = ::recv(fd_, buf_.data() + end_, buf_.size() - end_, MSG_DONTWAIT);
       } while (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && Clock::now() < spin_until);
       spinners.fetch_sub(1, std::memory_order_relaxed);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        empty_polls_backoff_ = std::min(2 * empty_polls_backoff_ + 1, kMaxSkippedPolls);
+        skip_polls_ = empty_polls_backoff_;
+      } else {
+        empty_polls_backoff_ = 0;
+      }
     }
     if (n < 0) {
       const auto wait_from = Clock::now();

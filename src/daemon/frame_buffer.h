@@ -46,6 +46,10 @@ class SocketFrameReader {
   size_t max_frame_;
   bool idle_limited_ = false;  // SO_RCVTIMEO is set: a blocking recv that times out means idle
   bool hot_ = false;           // the last wait between frames was short: poll briefly before sleeping
+  // After a poll that came up empty, the next `skip_polls_` waits sleep at once; the count
+  // doubles with each empty poll (up to kMaxSkippedPolls) and resets with a fruitful one.
+  int skip_polls_ = 0;
+  int empty_polls_backoff_ = 0;
   Bytes buf_;
   size_t begin_ = 0, end_ = 0;  // unread bytes are buf_[begin_, end_)
   std::optional<std::chrono::steady_clock::time_point> deadline_;
