@@ -36,6 +36,7 @@ Status EventBatch::FlushThen(const keychain::Event& event) {
 }
 
 Status EventBatch::CommitLocked() {
+  std::lock_guard commit(commit_mu_);
   if (pending_.empty()) return Ok();
   std::vector<keychain::Event> group;
   group.swap(pending_);
@@ -49,7 +50,14 @@ void EventBatch::Loop() {
     if (stopping_) break;
     // Let the group gather; a Flush in between commits it sooner.
     wake_.wait_for(lock, kGroupInterval, [this] { return stopping_; });
-    (void)CommitLocked();
+    if (stopping_) break;  // the destructor commits what is left
+    std::unique_lock commit(commit_mu_);
+    std::vector<keychain::Event> group;
+    group.swap(pending_);
+    lock.unlock();
+    if (!group.empty()) (void)keychain_->AppendEvents(group);
+    commit.unlock();
+    lock.lock();
   }
 }
 

@@ -37,7 +37,10 @@ class EventBatch {
   void Loop();
 
   keychain::Keychain* keychain_;
-  std::mutex mu_;
+  std::mutex mu_;  // guards pending_ and stopping_; never held across the background commit
+  // Held for each commit, and taken while holding mu_: groups commit in the order they were
+  // taken, while Add goes on during the background thread's fsync.
+  std::mutex commit_mu_;
   std::condition_variable wake_;
   std::vector<keychain::Event> pending_;
   bool stopping_ = false;
