@@ -129,13 +129,15 @@ void RequestLog::Request(const RequestLogEntry& entry) {
     // Started with the first request, not in the constructor: the daemon forks to detach after
     // its log exists, and a thread does not survive a fork.
     if (!flusher_.joinable() && !stopping_) flusher_ = std::thread([this] { FlusherLoop(); });
+    const bool first = pending_.empty();
     pending_ += line;
     // A refusal is what someone reading the log looks for, at once: it is written through (and
-    // refusals are not the hot path). Successes wait for the flusher.
+    // refusals are not the hot path). Successes wait for the flusher, which sleeps until the
+    // first line of a batch arrives.
     if (entry.error) {
       FlushLocked();
     } else {
-      wake = pending_.size() >= kFlushBytes;
+      wake = first || pending_.size() >= kFlushBytes;
     }
   }
   if (wake) wake_.notify_all();
@@ -165,8 +167,11 @@ void RequestLog::Flush() {
 }
 
 void RequestLog::FlusherLoop() {
+  // An idle daemon's flusher sleeps until there is something to write: no timer wakes it.
   std::unique_lock lock(mu_);
   while (!stopping_) {
+    wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+    if (stopping_) break;  // the destructor writes what is left
     wake_.wait_for(lock, kFlushInterval, [this] { return stopping_ || pending_.size() >= kFlushBytes; });
     FlushLocked();
   }
