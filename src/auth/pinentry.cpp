@@ -1,6 +1,11 @@
 // Passcode entry through pinentry, spoken to over the Assuan protocol with libassuan, as
 // gpg-agent does. The operation prompt is shown as pinentry's description.
+//
+// libassuan and libgpg-error are opened on the first prompt, not when a process starts: most
+// processes that link this layer never prompt (the CLI above all, whose every command is a new
+// process), and two libraries loaded and initialised at start-up cost each of them.
 #include <assuan.h>
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -12,8 +17,40 @@
 namespace enclave::auth {
 namespace {
 
+// The few entry points used, resolved once; null when the libraries cannot be opened.
+struct AssuanLibrary {
+  decltype(&::assuan_new) create = nullptr;
+  decltype(&::assuan_release) release = nullptr;
+  decltype(&::assuan_pipe_connect) pipe_connect = nullptr;
+  decltype(&::assuan_transact) transact = nullptr;
+  decltype(&::gpg_strerror) strerror = nullptr;
+};
+
+template <typename Fn>
+bool Resolve(void* library, const char* name, Fn* out) {
+  *out = reinterpret_cast<Fn>(::dlsym(library, name));
+  return *out != nullptr;
+}
+
+const AssuanLibrary* Assuan() {
+  static const AssuanLibrary* const loaded = []() -> const AssuanLibrary* {
+    // The sonames the build linked against (Debian: libassuan0, libgpg-error0); never closed.
+    void* assuan = ::dlopen("libassuan.so.0", RTLD_NOW | RTLD_LOCAL);
+    void* gpg_error = ::dlopen("libgpg-error.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (assuan == nullptr || gpg_error == nullptr) return nullptr;
+    static AssuanLibrary lib;
+    const bool all = Resolve(assuan, "assuan_new", &lib.create) &&
+                     Resolve(assuan, "assuan_release", &lib.release) &&
+                     Resolve(assuan, "assuan_pipe_connect", &lib.pipe_connect) &&
+                     Resolve(assuan, "assuan_transact", &lib.transact) &&
+                     Resolve(gpg_error, "gpg_strerror", &lib.strerror);
+    return all ? &lib : nullptr;
+  }();
+  return loaded;
+}
+
 struct AssuanDeleter {
-  void operator()(assuan_context_t ctx) const { assuan_release(ctx); }
+  void operator()(assuan_context_t ctx) const { Assuan()->release(ctx); }
 };
 using AssuanContext = std::unique_ptr<std::remove_pointer_t<assuan_context_t>, AssuanDeleter>;
 
@@ -55,7 +92,8 @@ std::string FindPinentry() {
 }
 
 Error PinentryFailed(const std::string& what, gpg_error_t rc) {
-  return OSStatusError(errsec::kInteractionNotAllowed, "pinentry " + what + " failed: " + gpg_strerror(rc))
+  return OSStatusError(errsec::kInteractionNotAllowed,
+                       "pinentry " + what + " failed: " + Assuan()->strerror(rc))
       .WithCause("interaction-not-allowed");
 }
 
@@ -67,13 +105,20 @@ bool IsCancel(gpg_error_t rc) {
 class Pinentry {
  public:
   Status Connect(const std::string& program) {
+    if (Assuan() == nullptr) {
+      return OSStatusError(
+                 errsec::kInteractionNotAllowed,
+                 "pinentry cannot be used: libassuan.so.0 and libgpg-error.so.0 could not be loaded "
+                 "(Debian: libassuan0, libgpg-error0)")
+          .WithCause("interaction-not-allowed");
+    }
     assuan_context_t raw = nullptr;
-    if (gpg_error_t rc = assuan_new(&raw); rc != 0) return PinentryFailed("setup", rc);
+    if (gpg_error_t rc = Assuan()->create(&raw); rc != 0) return PinentryFailed("setup", rc);
     ctx_.reset(raw);
     const char* argv[] = {program.c_str(), nullptr};
     // Keep stderr so that pinentry can report its own problems to the user's terminal.
     assuan_fd_t keep[] = {STDERR_FILENO, ASSUAN_INVALID_FD};
-    if (gpg_error_t rc = assuan_pipe_connect(ctx_.get(), program.c_str(), argv, keep, nullptr, nullptr, 0);
+    if (gpg_error_t rc = Assuan()->pipe_connect(ctx_.get(), program.c_str(), argv, keep, nullptr, nullptr, 0);
         rc != 0) {
       return PinentryFailed("start of " + program, rc);
     }
@@ -87,7 +132,7 @@ class Pinentry {
 
   Status Command(const std::string& line) {
     gpg_error_t rc =
-        assuan_transact(ctx_.get(), line.c_str(), nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+        Assuan()->transact(ctx_.get(), line.c_str(), nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
     if (rc == 0) return Ok();
     if (IsCancel(rc)) return Canceled();
     return PinentryFailed(line.substr(0, line.find(' ')), rc);
@@ -105,7 +150,8 @@ class Pinentry {
       *out = std::move(joined);
       return 0;
     };
-    gpg_error_t rc = assuan_transact(ctx_.get(), "GETPIN", on_data, &pin, nullptr, nullptr, nullptr, nullptr);
+    gpg_error_t rc =
+        Assuan()->transact(ctx_.get(), "GETPIN", on_data, &pin, nullptr, nullptr, nullptr, nullptr);
     if (rc == 0) return pin;
     if (IsCancel(rc)) return Canceled();
     return PinentryFailed("GETPIN", rc);
