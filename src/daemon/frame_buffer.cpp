@@ -14,8 +14,11 @@
 namespace enclave::daemon {
 namespace {
 
-// Big enough for many pipelined requests; a larger frame grows it up to the frame limit, and it
-// shrinks back once that frame is consumed.
+// A connection's buffer starts at one page and doubles whenever a read fills it, up to
+// kBufferSize (room for many pipelined requests): most connections (one CLI call, one PKCS#11
+// session) never need more, and every page of a fresh buffer is a page fault. A larger frame
+// grows it up to the frame limit, and it shrinks back once that frame is consumed.
+constexpr size_t kFirstBufferSize = 4 * 1024;
 constexpr size_t kBufferSize = 64 * 1024;
 
 // A peer whose next request came within kHotGap of the wait's start is polled for up to kSpin
@@ -129,6 +132,7 @@ std::optional<FrameError> SocketFrameReader::Fill(std::string* detail) {
       if (!deadline_) hot_ = Clock::now() - wait_from < kHotGap;
     }
     if (n > 0) {
+      filled_ = end_ + static_cast<size_t>(n) == buf_.size();
       end_ += static_cast<size_t>(n);
       return std::nullopt;
     }
@@ -178,8 +182,11 @@ SocketFrameReader::Frame SocketFrameReader::Next() {
       begin_ = 0;
       end_ = have;
     }
-    if (buf_.size() < std::max(need, kBufferSize)) {
-      Bytes bigger(std::max(need, kBufferSize));
+    size_t want = std::max(need, buf_.empty() ? kFirstBufferSize : buf_.size());
+    if (filled_ && buf_.size() < kBufferSize) want = std::max(want, std::min(2 * buf_.size(), kBufferSize));
+    filled_ = false;
+    if (buf_.size() < want) {
+      Bytes bigger(want);
       if (have > 0) std::memcpy(bigger.data(), buf_.data() + begin_, have);
       if (!buf_.empty()) OPENSSL_cleanse(buf_.data(), buf_.size());
       buf_.swap(bigger);

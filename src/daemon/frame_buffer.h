@@ -52,6 +52,7 @@ class SocketFrameReader {
   int empty_polls_backoff_ = 0;
   Bytes buf_;
   size_t begin_ = 0, end_ = 0;  // unread bytes are buf_[begin_, end_)
+  bool filled_ = false;         // the last read filled the buffer: the next one gets a bigger one
   std::optional<std::chrono::steady_clock::time_point> deadline_;
 };
 
