@@ -30,7 +30,32 @@ wire::Request FindRequest(uint64_t id, const std::string& app_label) {
   return r;
 }
 
-using DaemonPipelineTest = DaemonTest;
+class DaemonPipelineTest : public DaemonTest {
+ protected:
+  // A raw connection on which every request was written with one send, so that the daemon finds
+  // them buffered together.
+  daemon::UniqueFd SendAtOnce(const std::vector<wire::Request>& requests) {
+    Bytes out;
+    for (const auto& r : requests) EXPECT_TRUE(daemon::AppendFrame(r, &out).ok());
+    return SendBytes(out);
+  }
+  daemon::UniqueFd SendBytes(const Bytes& out) {
+    auto fd = RawConnect(home_);
+    EXPECT_TRUE(fd.valid());
+    if (fd.valid()) {
+      EXPECT_TRUE(daemon::WriteAll(fd.get(), out).ok());
+    }
+    return fd;
+  }
+};
+
+// The reply to a signature request holds `key`'s signature of that request's own message.
+void ExpectSignsItsOwnMessage(const KeyInfo& key, const wire::Request& r, const wire::Response& reply) {
+  ASSERT_TRUE(reply.has_operation()) << "request " << r.id();
+  EXPECT_TRUE(
+      VerifySha256(key.public_key_x963, ToBytes(r.sign().input()), ToBytes(reply.operation().output())))
+      << "request " << r.id() << " got another request's signature";
+}
 
 TEST_F(DaemonPipelineTest, MixedPipelinedRequestsAreAnsweredInOrder) {
   StartChild();
@@ -51,12 +76,8 @@ TEST_F(DaemonPipelineTest, MixedPipelinedRequestsAreAnsweredInOrder) {
   requests.push_back(SignRequest(id++, "no such key", "x"));
   requests.push_back(SignRequest(id++, "piped", "last"));
 
-  Bytes out;
-  for (const auto& r : requests) ASSERT_TRUE(daemon::AppendFrame(r, &out).ok());
-  auto fd = RawConnect(home_);
+  auto fd = SendAtOnce(requests);
   ASSERT_TRUE(fd.valid());
-  ASSERT_TRUE(daemon::WriteAll(fd.get(), out).ok());
-
   for (const auto& r : requests) {
     auto reply = ReadReply(fd.get());
     ASSERT_TRUE(reply.has_value()) << "no reply to request " << r.id();
@@ -68,10 +89,8 @@ TEST_F(DaemonPipelineTest, MixedPipelinedRequestsAreAnsweredInOrder) {
       ASSERT_TRUE(reply->has_error());
       EXPECT_EQ(reply->error().code(), errsec::kItemNotFound);
     } else {
-      ASSERT_TRUE(reply->has_operation()) << "request " << r.id();
-      EXPECT_TRUE(
-          VerifySha256(key->public_key_x963, ToBytes(r.sign().input()), ToBytes(reply->operation().output())))
-          << "request " << r.id() << " got another request's signature";
+      ExpectSignsItsOwnMessage(*key, r, *reply);
+      if (HasFatalFailure()) return;
     }
   }
 }
@@ -90,11 +109,8 @@ TEST_F(DaemonPipelineTest, LongRunsOfOneKeysSignaturesEachSignTheirOwnMessage) {
   wire::Request with_context = SignRequest(151, "piped", "with a context");
   with_context.mutable_sign()->mutable_auth()->set_context_id("no such context");
   requests.push_back(with_context);
-  Bytes out;
-  for (const auto& r : requests) ASSERT_TRUE(daemon::AppendFrame(r, &out).ok());
-  auto fd = RawConnect(home_);
+  auto fd = SendAtOnce(requests);
   ASSERT_TRUE(fd.valid());
-  ASSERT_TRUE(daemon::WriteAll(fd.get(), out).ok());
   for (const auto& r : requests) {
     auto reply = ReadReply(fd.get());
     ASSERT_TRUE(reply.has_value()) << "no reply to request " << r.id();
@@ -103,10 +119,8 @@ TEST_F(DaemonPipelineTest, LongRunsOfOneKeysSignaturesEachSignTheirOwnMessage) {
       ASSERT_TRUE(reply->has_error()) << "an unknown auth context is refused";
       continue;
     }
-    ASSERT_TRUE(reply->has_operation()) << "request " << r.id();
-    EXPECT_TRUE(
-        VerifySha256(key->public_key_x963, ToBytes(r.sign().input()), ToBytes(reply->operation().output())))
-        << "request " << r.id() << " got another request's signature";
+    ExpectSignsItsOwnMessage(*key, r, *reply);
+    if (HasFatalFailure()) return;
   }
 }
 
@@ -120,9 +134,8 @@ TEST_F(DaemonPipelineTest, GarbageBufferedBehindASignatureIsAnsweredAfterIt) {
   ASSERT_TRUE(daemon::AppendFrame(SignRequest(7, "piped", "first"), &out).ok());
   const Bytes garbage = {0, 0, 0, 3, 0xff, 0xff, 0xff};
   out.insert(out.end(), garbage.begin(), garbage.end());
-  auto fd = RawConnect(home_);
+  auto fd = SendBytes(out);
   ASSERT_TRUE(fd.valid());
-  ASSERT_TRUE(daemon::WriteAll(fd.get(), out).ok());
 
   auto first = ReadReply(fd.get());
   ASSERT_TRUE(first.has_value());
