@@ -9,8 +9,8 @@ EventBatch::~EventBatch() {
   }
   wake_.notify_all();
   if (writer_.joinable()) writer_.join();
-  std::lock_guard lock(mu_);
-  (void)CommitLocked();
+  std::unique_lock lock(mu_);
+  (void)CommitPending(lock);
 }
 
 void EventBatch::Add(keychain::Event event) {
@@ -25,22 +25,29 @@ void EventBatch::Add(keychain::Event event) {
 }
 
 Status EventBatch::Flush() {
-  std::lock_guard lock(mu_);
-  return CommitLocked();
+  std::unique_lock lock(mu_);
+  return CommitPending(lock);
 }
 
 Status EventBatch::FlushThen(const keychain::Event& event) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   pending_.push_back(event);
-  return CommitLocked();
+  return CommitPending(lock);
 }
 
-Status EventBatch::CommitLocked() {
-  std::lock_guard commit(commit_mu_);
-  if (pending_.empty()) return Ok();
+Status EventBatch::CommitPending(std::unique_lock<std::mutex>& lock) {
+  // commit_mu_ is taken before the group is: groups commit in the order they were taken. mu_ is
+  // let go for the commit itself (an fsync), so Add never waits for one; it is taken again only
+  // after commit_mu_ is released, keeping the lock order mu_ -> commit_mu_ everywhere.
+  std::unique_lock commit(commit_mu_);
   std::vector<keychain::Event> group;
   group.swap(pending_);
-  return keychain_->AppendEvents(group);
+  if (group.empty()) return Ok();
+  lock.unlock();
+  Status committed = keychain_->AppendEvents(group);
+  commit.unlock();
+  lock.lock();
+  return committed;
 }
 
 void EventBatch::Loop() {
@@ -51,13 +58,7 @@ void EventBatch::Loop() {
     // Let the group gather; a Flush in between commits it sooner.
     wake_.wait_for(lock, kGroupInterval, [this] { return stopping_; });
     if (stopping_) break;  // the destructor commits what is left
-    std::unique_lock commit(commit_mu_);
-    std::vector<keychain::Event> group;
-    group.swap(pending_);
-    lock.unlock();
-    if (!group.empty()) (void)keychain_->AppendEvents(group);
-    commit.unlock();
-    lock.lock();
+    (void)CommitPending(lock);
   }
 }
 

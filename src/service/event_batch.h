@@ -33,14 +33,13 @@ class EventBatch {
   Status FlushThen(const keychain::Event& event);
 
  private:
-  Status CommitLocked();
+  // Commits what is pending, with mu_ held through `lock` on entry and on return.
+  Status CommitPending(std::unique_lock<std::mutex>& lock);
   void Loop();
 
   keychain::Keychain* keychain_;
-  std::mutex mu_;  // guards pending_ and stopping_; never held across the background commit
-  // Held for each commit, and taken while holding mu_: groups commit in the order they were
-  // taken, while Add goes on during the background thread's fsync.
-  std::mutex commit_mu_;
+  std::mutex mu_;         // guards pending_ and stopping_; never held across a commit
+  std::mutex commit_mu_;  // held for each commit (see CommitPending)
   std::condition_variable wake_;
   std::vector<keychain::Event> pending_;
   bool stopping_ = false;
