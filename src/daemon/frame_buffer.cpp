@@ -115,16 +115,14 @@ std::optional<FrameError> SocketFrameReader::Fill(std::string* detail) {
       --skip_polls_;
     } else if (!deadline_ && hot_ && TakeSpinSlot()) {
       const auto spin_until = Clock::now() + kSpin;
+      bool empty = true;
       do {
         n = ::recv(fd_, buf_.data() + end_, buf_.size() - end_, MSG_DONTWAIT);
-      } while (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && Clock::now() < spin_until);
+        empty = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+      } while (empty && Clock::now() < spin_until);
       spinners.fetch_sub(1, std::memory_order_relaxed);
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        empty_polls_backoff_ = std::min(2 * empty_polls_backoff_ + 1, kMaxSkippedPolls);
-        skip_polls_ = empty_polls_backoff_;
-      } else {
-        empty_polls_backoff_ = 0;
-      }
+      empty_polls_backoff_ = empty ? std::min(2 * empty_polls_backoff_ + 1, kMaxSkippedPolls) : 0;
+      skip_polls_ = empty_polls_backoff_;
     }
     if (n < 0) {
       const auto wait_from = Clock::now();
