@@ -40,8 +40,11 @@ json.dump({"rows": rows, "skipped": skips}, open(os.path.join(out, "results.json
 
 
 def find(system, op_part):
+    """The row of `system` whose op contains `op_part`; an op_part ending in "$" must end the op."""
     for r in rows:
-        if r["system"] == system and op_part in r["op"]:
+        if r["system"] != system:
+            continue
+        if r["op"].endswith(op_part[:-1]) if op_part.endswith("$") else op_part in r["op"]:
             return r
     return None
 
@@ -53,9 +56,11 @@ one = find("enclave-daemon", "1_in_flight")
 comparisons = [
     ("enclave-in-process", "sign_digest32", raw_ossl, "raw OpenSSL EVP_PKEY_sign"),
     ("enclave-daemon", "1_in_flight", raw_ossl, "raw OpenSSL EVP_PKEY_sign"),
-    ("enclave-daemon", "pipelined_16", raw_ossl, "raw OpenSSL EVP_PKEY_sign (target >= 0.8)"),
-    ("enclave-daemon", "pipelined_64", raw_ossl, "raw OpenSSL EVP_PKEY_sign (target >= 0.8)"),
-    ("enclave-daemon", "2_clients", one, "enclave daemon, one client (target >= 1.6)"),
+    ("enclave-daemon", "digest32_pipelined_16$", raw_ossl, "raw OpenSSL EVP_PKEY_sign (target >= 0.8)"),
+    ("enclave-daemon", "digest32_pipelined_64$", raw_ossl, "raw OpenSSL EVP_PKEY_sign (target >= 0.8)"),
+    ("enclave-daemon", "2_clients$", one, "enclave daemon, one client (target >= 1.6)"),
+    ("enclave-daemon", "2_clients_pipelined_16$", find("enclave-daemon", "digest32_pipelined_16$"),
+     "enclave daemon, one client, 16 in flight"),
     ("enclave-daemon", "1_in_flight", find("softhsm2-pkcs11", "tokenkey"), "SoftHSM2 token key, in-process"),
     ("enclave-pkcs11", "tokenkey", find("softhsm2-pkcs11", "tokenkey"), "SoftHSM2 token key (target >= 1.0)"),
     ("enclave-ssh-agent", "SIGN_REQUEST", find("openssh-agent", "SIGN_REQUEST"), "OpenSSH ssh-agent (target >= 5)"),
