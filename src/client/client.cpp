@@ -189,21 +189,21 @@ void Client::ReconnectIfClosedWhileIdle() {
                             : internal::ConnectSocketPath(socket_, &err);
   if (!fd.ok()) return;
   fd_ = std::move(fd).value();
-  reader_ = std::make_unique<daemon::SocketFrameReader>(fd_.get(), kReplyTimeout);
+  reader_ = daemon::SocketFrameReader::ForReplies(fd_.get(), kReplyTimeout);
 }
 
 Client::Client(std::filesystem::path home, daemon::UniqueFd fd)
     : home_(std::move(home)),
       fd_(std::move(fd)),
-      reader_(std::make_unique<daemon::SocketFrameReader>(fd_.get(), kReplyTimeout)) {}
+      reader_(daemon::SocketFrameReader::ForReplies(fd_.get(), kReplyTimeout)) {}
 
 void Client::CloseLocked() {
   fd_.reset();  // the session is gone with the connection; do not pretend otherwise
   reader_.reset();
 }
 
-Result<wire::Response> Client::ReadReplyLocked() {
-  daemon::SocketFrameReader::Frame frame = reader_->Next();
+Result<wire::Response> Client::ReadReplyLocked(bool alone) {
+  daemon::SocketFrameReader::Frame frame = reader_->Next(/*may_poll=*/alone);
   if (!frame.payload) {
     if (frame.error == daemon::FrameError::kClosed) {
       return internal::DaemonUnavailable("the daemon closed the connection");
@@ -360,7 +360,7 @@ Result<std::vector<Result<OperationResult>>> Client::SignBatch(const KeyQuery& k
   };
   Status status = send_more();
   while (status.ok() && results.size() < sent) {
-    auto resp = ReadReplyLocked();
+    auto resp = ReadReplyLocked(/*alone=*/sent - results.size() == 1);
     if (!resp.ok()) {
       status = resp.error();
       break;

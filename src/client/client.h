@@ -84,7 +84,9 @@ class Client : public Api {
   // Sends `request` (its id set here) and returns the matching reply, or the reply's error.
   Result<wire::Response> Call(wire::Request& request);
   // Reads the next reply on the connection (mu_ held).
-  Result<wire::Response> ReadReplyLocked();
+  // `alone`: this is the only request in flight, so the reply may be polled for (see
+  // daemon::SocketFrameReader::ForReplies).
+  Result<wire::Response> ReadReplyLocked(bool alone = true);
   void CloseLocked();
   // Under mu_: a connection the daemon closed while it sat idle (its idle limit, or its slot
   // given to another client) is replaced, unless the session held something (auth contexts,

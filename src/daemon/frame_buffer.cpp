@@ -59,6 +59,38 @@ SocketFrameReader::SocketFrameReader(int fd, std::chrono::milliseconds frame_tim
   }
 }
 
+std::unique_ptr<SocketFrameReader> SocketFrameReader::ForReplies(int fd,
+                                                                 std::chrono::milliseconds frame_timeout) {
+  auto reader = std::make_unique<SocketFrameReader>(fd, frame_timeout);
+  reader->for_replies_ = true;
+  return reader;
+}
+
+std::chrono::microseconds SocketFrameReader::ReplyPollBudget(std::chrono::microseconds typical) {
+  if (typical.count() == 0 || typical > kMaxReplyPoll) return std::chrono::microseconds(0);
+  // Twice the typical wait covers most of the slower replies; never less than a server's poll.
+  return std::clamp(2 * typical, std::chrono::microseconds(kSpin), kMaxReplyPoll);
+}
+
+std::chrono::microseconds SocketFrameReader::PollBudget() const {
+  if (for_replies_) return ReplyPollBudget(typical_reply_);
+  return hot_ ? kSpin : std::chrono::microseconds(0);
+}
+
+void SocketFrameReader::NoteWait(std::chrono::steady_clock::duration polled,
+                                 std::chrono::steady_clock::duration slept) {
+  using std::chrono::duration_cast;
+  using std::chrono::microseconds;
+  if (!for_replies_) {
+    // Only a wait that ended in a sleep says whether the peer is quick; a fruitful poll keeps hot_.
+    if (slept.count() > 0) hot_ = slept < kHotGap;
+    return;
+  }
+  const auto waited = duration_cast<microseconds>(polled + slept);
+  typical_reply_ =
+      typical_reply_.count() == 0 ? std::max(waited, microseconds(1)) : (3 * typical_reply_ + waited) / 4;
+}
+
 SocketFrameReader::~SocketFrameReader() {
   if (!buf_.empty()) OPENSSL_cleanse(buf_.data(), buf_.size());
 }
@@ -106,15 +138,19 @@ std::optional<FrameError> SocketFrameReader::Fill(std::string* detail) {
     // A shutdown(2) of the socket by another thread ends the wait. A peer that sent its last
     // request right after its previous reply (a loop of requests) is likely to do so again: the
     // next request is polled for up to kSpin first, sparing a sleep and a wake-up
-    // that cost more than the request itself on a small VM.
+    // that cost more than the request itself on a small VM. A client polls for its reply for
+    // about as long as replies have been taking (PollBudget).
     // A poll that comes up empty cost a core for nothing, and usually means the cores are
     // contended (several busy clients, each pair taking turns): then polling stops for a while,
     // longer each time it fails again, and the thread sleeps as it would without it.
     ssize_t n = -1;
-    if (!deadline_ && hot_ && skip_polls_ > 0) {
+    const bool poll_allowed = !deadline_ && may_poll_;
+    const auto budget = poll_allowed ? PollBudget() : std::chrono::microseconds(0);
+    const auto poll_from = Clock::now();
+    if (budget.count() > 0 && skip_polls_ > 0) {
       --skip_polls_;
-    } else if (!deadline_ && hot_ && TakeSpinSlot()) {
-      const auto spin_until = Clock::now() + kSpin;
+    } else if (budget.count() > 0 && TakeSpinSlot()) {
+      const auto spin_until = poll_from + budget;
       bool empty = true;
       do {
         n = ::recv(fd_, buf_.data() + end_, buf_.size() - end_, MSG_DONTWAIT);
@@ -125,9 +161,11 @@ std::optional<FrameError> SocketFrameReader::Fill(std::string* detail) {
       skip_polls_ = empty_polls_backoff_;
     }
     if (n < 0) {
-      const auto wait_from = Clock::now();
+      const auto sleep_from = Clock::now();
       n = ::recv(fd_, buf_.data() + end_, buf_.size() - end_, deadline_ ? MSG_DONTWAIT : 0);
-      if (!deadline_) hot_ = Clock::now() - wait_from < kHotGap;
+      if (poll_allowed && n > 0) NoteWait(sleep_from - poll_from, Clock::now() - sleep_from);
+    } else if (poll_allowed && n > 0) {
+      NoteWait(Clock::now() - poll_from, Clock::duration::zero());
     }
     if (n > 0) {
       filled_ = end_ + static_cast<size_t>(n) == buf_.size();
@@ -150,8 +188,9 @@ std::optional<FrameError> SocketFrameReader::Fill(std::string* detail) {
   }
 }
 
-SocketFrameReader::Frame SocketFrameReader::Next() {
+SocketFrameReader::Frame SocketFrameReader::Next(bool may_poll) {
   Frame r;
+  may_poll_ = may_poll;
   WipeConsumed();
   for (;;) {
     const size_t have = end_ - begin_;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -22,6 +23,15 @@ class SocketFrameReader {
   SocketFrameReader(int fd, std::chrono::milliseconds frame_timeout,
                     std::chrono::milliseconds idle_timeout = std::chrono::milliseconds(0),
                     size_t max_frame = kMaxFrameSize);
+  // A client's reader: it waits for the replies to requests it has just sent, and polls for one
+  // for about as long as recent replies took (a signature by a software TPM takes ~0.5 ms,
+  // during which a sleeping client would be woken by the reply at a cost of 50-100 µs here).
+  // Replies that usually take longer than kMaxReplyPoll (a hardware TPM, a prompt) are slept
+  // for at once.
+  static std::unique_ptr<SocketFrameReader> ForReplies(int fd, std::chrono::milliseconds frame_timeout);
+  static constexpr std::chrono::microseconds kMaxReplyPoll{1000};
+  // A client's poll for a reply, given the typical wait of recent ones (zero: none yet).
+  static std::chrono::microseconds ReplyPollBudget(std::chrono::microseconds typical);
   ~SocketFrameReader();
   SocketFrameReader(const SocketFrameReader&) = delete;
   SocketFrameReader& operator=(const SocketFrameReader&) = delete;
@@ -32,20 +42,30 @@ class SocketFrameReader {
     std::string detail;
   };
   // The next frame. The previous frame's bytes are wiped first (requests carry secrets).
-  Frame Next();
+  // `may_poll` false: sleep at once if nothing is buffered (a client with several requests in
+  // flight leaves the cores to the daemon, which has work enough).
+  Frame Next(bool may_poll = true);
   // Whether a whole frame is already buffered: the caller may serve it before flushing replies.
   bool HasWholeFrame() const;
+  // How long the next wait between frames would be polled for before sleeping (zero: it sleeps
+  // at once), were a core free to poll on.
+  std::chrono::microseconds PollBudget() const;
 
  private:
   // Reads more bytes into the buffer; nullopt on success.
   std::optional<FrameError> Fill(std::string* detail);
+  // What a wait between frames took, for the next one's PollBudget.
+  void NoteWait(std::chrono::steady_clock::duration polled, std::chrono::steady_clock::duration slept);
   void WipeConsumed();
 
   int fd_;
   std::chrono::milliseconds timeout_;
   size_t max_frame_;
   bool idle_limited_ = false;  // SO_RCVTIMEO is set: a blocking recv that times out means idle
+  bool for_replies_ = false;   // ForReplies: the budget comes from typical_reply_, not hot_
+  bool may_poll_ = true;       // this Next's caller allows polling
   bool hot_ = false;           // the last wait between frames was short: poll briefly before sleeping
+  std::chrono::microseconds typical_reply_{0};  // moving average of replies' waits; 0: none yet
   // After a poll that came up empty, the next `skip_polls_` waits sleep at once; the count
   // doubles with each empty poll (up to kMaxSkippedPolls) and resets with a fruitful one.
   int skip_polls_ = 0;

@@ -95,5 +95,63 @@ TEST(SocketFrameReader, TimesOutInsideAFrameAndSeesACleanClose) {
   EXPECT_EQ(closed.error, FrameError::kClosed) << "an idle peer is not timed out between frames";
 }
 
+// One reply sent `delay` after the reader starts waiting for it (no delay: already there when
+// it starts), read with `may_poll`.
+void ReplyAfter(Pair& p, SocketFrameReader& reader, std::chrono::microseconds delay, bool may_poll = true) {
+  Bytes out;
+  ASSERT_TRUE(AppendFrame(Pong(7), &out).ok());
+  if (delay.count() == 0) {
+    ASSERT_TRUE(WriteAll(p.b.get(), out).ok());
+    auto f = reader.Next(may_poll);
+    ASSERT_TRUE(f.payload) << f.detail;
+    return;
+  }
+  std::thread peer([&] {
+    std::this_thread::sleep_for(delay);
+    EXPECT_TRUE(WriteAll(p.b.get(), out).ok());
+  });
+  auto f = reader.Next(may_poll);
+  peer.join();
+  ASSERT_TRUE(f.payload) << f.detail;
+}
+
+TEST(SocketFrameReader, AClientPollsForRepliesAsLongAsTheyHaveBeenTakingUpToALimit) {
+  Pair p;
+  auto reader = SocketFrameReader::ForReplies(p.a.get(), std::chrono::seconds(5));
+  EXPECT_EQ(reader->PollBudget().count(), 0) << "nothing is known of the replies yet";
+  for (int i = 0; i < 4; ++i) ReplyAfter(p, *reader, std::chrono::microseconds(0));
+  EXPECT_GE(reader->PollBudget(), std::chrono::microseconds(150)) << "quick replies are polled for";
+  EXPECT_LE(reader->PollBudget(), SocketFrameReader::kMaxReplyPoll);
+
+  // Replies that take several milliseconds (a hardware TPM, a prompt) are slept for at once.
+  for (int i = 0; i < 4; ++i) ReplyAfter(p, *reader, std::chrono::milliseconds(5));
+  EXPECT_EQ(reader->PollBudget().count(), 0);
+
+  // Waits with several requests in flight neither poll nor count: the budget stays as it was.
+  for (int i = 0; i < 8; ++i) ReplyAfter(p, *reader, std::chrono::microseconds(0), /*may_poll=*/false);
+  EXPECT_EQ(reader->PollBudget().count(), 0);
+  for (int i = 0; i < 8; ++i) ReplyAfter(p, *reader, std::chrono::microseconds(0));
+  EXPECT_GT(reader->PollBudget().count(), 0) << "quick replies again bring the poll back";
+}
+
+TEST(SocketFrameReader, AReplyIsPolledForTwiceItsTypicalWaitWithinLimits) {
+  using us = std::chrono::microseconds;
+  EXPECT_EQ(SocketFrameReader::ReplyPollBudget(us(0)), us(0)) << "nothing known yet";
+  EXPECT_EQ(SocketFrameReader::ReplyPollBudget(us(20)), us(150)) << "never less than a server's poll";
+  EXPECT_EQ(SocketFrameReader::ReplyPollBudget(us(300)), us(600)) << "a software TPM's signature";
+  EXPECT_EQ(SocketFrameReader::ReplyPollBudget(us(700)), SocketFrameReader::kMaxReplyPoll);
+  EXPECT_EQ(SocketFrameReader::ReplyPollBudget(SocketFrameReader::kMaxReplyPoll + us(1)), us(0));
+}
+
+TEST(SocketFrameReader, AServerPollsOnlyAfterARequestThatCameQuickly) {
+  Pair p;
+  SocketFrameReader reader(p.a.get(), std::chrono::seconds(5));
+  EXPECT_EQ(reader.PollBudget().count(), 0);
+  ReplyAfter(p, reader, std::chrono::microseconds(0));
+  EXPECT_GT(reader.PollBudget().count(), 0);
+  ReplyAfter(p, reader, std::chrono::milliseconds(20));
+  EXPECT_EQ(reader.PollBudget().count(), 0) << "a peer that took 20 ms is not waited for by polling";
+}
+
 }  // namespace
 }  // namespace enclave::daemon
