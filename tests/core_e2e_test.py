@@ -4,7 +4,7 @@ import os
 import subprocess
 import unittest
 
-from enclave_cli import HomeTest, err
+from enclave_cli import BIN, HomeTest, err
 
 SIGN = ["--algorithm", "ecdsa-signature-message-x962-sha256"]
 
@@ -17,6 +17,16 @@ class CoreFlow(HomeTest):
                            "--accessible", "when-unlocked-this-device-only", "--access-control", "private-key-usage")
         self.pem = self.h.path("pub.pem")
         self.ok("key", "export-public", "--application-label", "unique label", "--format", "spki-pem", "--out", self.pem)
+
+    def test_cli_starts_without_the_libraries_it_opens_on_first_use(self):
+        # Every command is a new process: a library linked is loaded and relocated by each one.
+        # These are opened when first needed (a passcode prompt, an attestation to verify).
+        dynamic = subprocess.run(["readelf", "-d", os.path.join(BIN, "enclave")], capture_output=True, text=True)
+        self.assertEqual(dynamic.returncode, 0, dynamic.stderr)
+        needed = [line for line in dynamic.stdout.splitlines() if "(NEEDED)" in line]
+        self.assertTrue(any("libcrypto" in line for line in needed), needed)
+        for lib in ("libtss2-mu", "libassuan", "libgpg-error"):
+            self.assertFalse(any(lib in line for line in needed), needed)
 
     def test_sign_verifies_with_openssl_and_enclave_verify(self):
         sig = self.h.path("sig.der")

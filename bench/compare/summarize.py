@@ -99,7 +99,7 @@ try:
 except ImportError:
     print("chart.png skipped: python3-matplotlib is not installed (scripts/setup installs it)")
     sys.exit(0)
-shown = [r for r in rows if not r["op"].endswith("_per_process")]
+shown = [r for r in rows if not r["op"].endswith("_per_process") and r["system"] != "platform"]
 shown.sort(key=lambda r: r["ops_per_s"])
 labels = [f"{r['system']}\n{r['op']}" for r in shown]
 colors = ["tab:blue" if r["system"].startswith("enclave") else "tab:gray" for r in shown]

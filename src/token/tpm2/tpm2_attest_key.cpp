@@ -1,10 +1,9 @@
-#include <tss2/tss2_mu.h>
-
 #include <cstring>
 
 #include "crypto/ec.h"
 #include "token/tpm2/tpm2_token.h"
 #include "token/tpm2/tpm2_token_impl.h"
+#include "token/tpm2/tss2_mu.h"
 
 namespace enclave::token::tpm2 {
 namespace {
@@ -56,7 +55,9 @@ Result<Tpm2Attestation> Tpm2Token::CertifyKeySlowly(ByteView token_blob, ByteVie
   a.attestation_public_key_x963 = PointToX963(ak_public.publicArea.unique.ecc);
   Bytes area(sizeof(TPMT_PUBLIC));
   size_t off = 0;
-  if (Tss2_MU_TPMT_PUBLIC_Marshal(&ak_public.publicArea, area.data(), area.size(), &off) != TSS2_RC_SUCCESS) {
+  const Tss2Mu* mu = Mu();
+  if (mu == nullptr) return MuMissing();
+  if (mu->tpmt_public_marshal(&ak_public.publicArea, area.data(), area.size(), &off) != TSS2_RC_SUCCESS) {
     return TokenError(tkerror::kCommunicationError, "attestation key public area is malformed");
   }
   area.resize(off);

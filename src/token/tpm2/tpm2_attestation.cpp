@@ -1,13 +1,12 @@
 #include "token/tpm2/tpm2_attestation.h"
 
-#include <tss2/tss2_mu.h>
-
 #include <algorithm>
 #include <cstring>
 #include <string>
 
 #include "crypto/ec.h"
 #include "token/tpm2/tpm2_objects.h"
+#include "token/tpm2/tss2_mu.h"
 
 namespace enclave::token::tpm2 {
 namespace {
@@ -51,8 +50,10 @@ Bytes PrimaryQualifiedName(TPM2_HANDLE hierarchy, ByteView name) {
 Result<Bytes> CheckAttestationKey(const Tpm2Attestation& a) {
   TPMT_PUBLIC ak{};
   size_t off = 0;
-  if (Tss2_MU_TPMT_PUBLIC_Unmarshal(a.attestation_key_public_area.data(),
-                                    a.attestation_key_public_area.size(), &off, &ak) != TSS2_RC_SUCCESS ||
+  const Tss2Mu* mu = Mu();
+  if (mu == nullptr) return MuMissing();
+  if (mu->tpmt_public_unmarshal(a.attestation_key_public_area.data(), a.attestation_key_public_area.size(),
+                                &off, &ak) != TSS2_RC_SUCCESS ||
       off != a.attestation_key_public_area.size()) {
     return Invalid("attestation key public area is malformed");
   }
@@ -111,7 +112,9 @@ Status VerifyAttestation(const nlohmann::json& statement, ByteView key_public_x9
 
   TPMS_ATTEST attest{};
   size_t off = 0;
-  if (Tss2_MU_TPMS_ATTEST_Unmarshal(a.certify_info.data(), a.certify_info.size(), &off, &attest) !=
+  const Tss2Mu* mu = Mu();
+  if (mu == nullptr) return MuMissing();
+  if (mu->tpms_attest_unmarshal(a.certify_info.data(), a.certify_info.size(), &off, &attest) !=
           TSS2_RC_SUCCESS ||
       off != a.certify_info.size()) {
     return Invalid("certify_info is not a TPMS_ATTEST");

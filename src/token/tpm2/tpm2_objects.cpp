@@ -1,11 +1,10 @@
 #include "token/tpm2/tpm2_objects.h"
 
-#include <tss2/tss2_mu.h>
-
 #include <algorithm>
 #include <cstring>
 
 #include "crypto/ec.h"
+#include "token/tpm2/tss2_mu.h"
 
 namespace enclave::token::tpm2 {
 namespace {
@@ -40,7 +39,9 @@ Bytes Coordinate(const TPM2B_ECC_PARAMETER& c) {
 Result<Bytes> MarshalPublicArea(const TPMT_PUBLIC& p) {
   Bytes buf(sizeof(TPMT_PUBLIC));
   size_t off = 0;
-  if (Tss2_MU_TPMT_PUBLIC_Marshal(&p, buf.data(), buf.size(), &off) != TSS2_RC_SUCCESS) {
+  const Tss2Mu* mu = Mu();
+  if (mu == nullptr) return MuMissing();
+  if (mu->tpmt_public_marshal(&p, buf.data(), buf.size(), &off) != TSS2_RC_SUCCESS) {
     return OSStatusError(errsec::kParam, "TPM public area cannot be marshalled");
   }
   buf.resize(off);
@@ -66,7 +67,8 @@ TPMT_PUBLIC KeyTemplate() {
   // dictionary-attack lockout protects nothing here, and wrong device passcodes (which do count
   // toward the TPM's lockout) must not stop every key from signing.
   return EccTemplate(TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                     TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_DECRYPT);
+                     TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA | TPMA_OBJECT_SIGN_ENCRYPT |
+                     TPMA_OBJECT_DECRYPT);
 }
 
 TPMT_PUBLIC AttestationKeyTemplate() {
@@ -92,9 +94,11 @@ Bytes SerializeObjectBlob(const ObjectBlob& blob) {
   out[0] = kBlobVersion;
   size_t off = 1;
   // Both structures come from the TPM, so marshalling them into a buffer of their own
-  // in-memory size cannot run out of room.
-  Tss2_MU_TPM2B_PUBLIC_Marshal(&blob.public_area, out.data(), out.size(), &off);
-  Tss2_MU_TPM2B_PRIVATE_Marshal(&blob.private_area, out.data(), out.size(), &off);
+  // in-memory size cannot run out of room; and a process holding them has the library loaded.
+  const Tss2Mu* mu = Mu();
+  if (mu == nullptr) return {};
+  mu->tpm2b_public_marshal(&blob.public_area, out.data(), out.size(), &off);
+  mu->tpm2b_private_marshal(&blob.private_area, out.data(), out.size(), &off);
   out.resize(off);
   return out;
 }
@@ -103,9 +107,10 @@ Result<ObjectBlob> ParseObjectBlob(ByteView data) {
   if (data.empty() || data[0] != kBlobVersion) return CorruptBlob("unknown version");
   ObjectBlob blob;
   size_t off = 1;
-  if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(data.data(), data.size(), &off, &blob.public_area) != TSS2_RC_SUCCESS ||
-      Tss2_MU_TPM2B_PRIVATE_Unmarshal(data.data(), data.size(), &off, &blob.private_area) !=
-          TSS2_RC_SUCCESS) {
+  const Tss2Mu* mu = Mu();
+  if (mu == nullptr) return MuMissing();
+  if (mu->tpm2b_public_unmarshal(data.data(), data.size(), &off, &blob.public_area) != TSS2_RC_SUCCESS ||
+      mu->tpm2b_private_unmarshal(data.data(), data.size(), &off, &blob.private_area) != TSS2_RC_SUCCESS) {
     return CorruptBlob("truncated");
   }
   if (off != data.size()) return CorruptBlob("trailing bytes");
