@@ -13,6 +13,7 @@
 #include <string>
 
 #include "auth/provider.h"
+#include "common/dynamic_library.h"
 
 namespace enclave::auth {
 namespace {
@@ -26,12 +27,6 @@ struct AssuanLibrary {
   decltype(&::gpg_strerror) strerror = nullptr;
 };
 
-template <typename Fn>
-bool Resolve(void* library, const char* name, Fn* out) {
-  *out = reinterpret_cast<Fn>(::dlsym(library, name));
-  return *out != nullptr;
-}
-
 const AssuanLibrary* Assuan() {
   static const AssuanLibrary* const loaded = []() -> const AssuanLibrary* {
     // The sonames the build linked against (Debian: libassuan0, libgpg-error0); never closed.
@@ -39,11 +34,11 @@ const AssuanLibrary* Assuan() {
     void* gpg_error = ::dlopen("libgpg-error.so.0", RTLD_NOW | RTLD_LOCAL);
     if (assuan == nullptr || gpg_error == nullptr) return nullptr;
     static AssuanLibrary lib;
-    const bool all = Resolve(assuan, "assuan_new", &lib.create) &&
-                     Resolve(assuan, "assuan_release", &lib.release) &&
-                     Resolve(assuan, "assuan_pipe_connect", &lib.pipe_connect) &&
-                     Resolve(assuan, "assuan_transact", &lib.transact) &&
-                     Resolve(gpg_error, "gpg_strerror", &lib.strerror);
+    const bool all = ResolveSymbol(assuan, "assuan_new", &lib.create) &&
+                     ResolveSymbol(assuan, "assuan_release", &lib.release) &&
+                     ResolveSymbol(assuan, "assuan_pipe_connect", &lib.pipe_connect) &&
+                     ResolveSymbol(assuan, "assuan_transact", &lib.transact) &&
+                     ResolveSymbol(gpg_error, "gpg_strerror", &lib.strerror);
     return all ? &lib : nullptr;
   }();
   return loaded;

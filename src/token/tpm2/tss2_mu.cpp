@@ -1,17 +1,8 @@
 #include "token/tpm2/tss2_mu.h"
 
-#include <dlfcn.h>
+#include "common/dynamic_library.h"
 
 namespace enclave::token::tpm2 {
-namespace {
-
-template <typename Fn>
-bool Resolve(void* library, const char* name, Fn* out) {
-  *out = reinterpret_cast<Fn>(::dlsym(library, name));
-  return *out != nullptr;
-}
-
-}  // namespace
 
 const Tss2Mu* Mu() {
   static const Tss2Mu* const loaded = []() -> const Tss2Mu* {
@@ -19,13 +10,13 @@ const Tss2Mu* Mu() {
     void* mu = ::dlopen("libtss2-mu.so.0", RTLD_NOW | RTLD_LOCAL);
     if (mu == nullptr) return nullptr;
     static Tss2Mu lib;
-    const bool all = Resolve(mu, "Tss2_MU_TPMT_PUBLIC_Marshal", &lib.tpmt_public_marshal) &&
-                     Resolve(mu, "Tss2_MU_TPMT_PUBLIC_Unmarshal", &lib.tpmt_public_unmarshal) &&
-                     Resolve(mu, "Tss2_MU_TPM2B_PUBLIC_Marshal", &lib.tpm2b_public_marshal) &&
-                     Resolve(mu, "Tss2_MU_TPM2B_PUBLIC_Unmarshal", &lib.tpm2b_public_unmarshal) &&
-                     Resolve(mu, "Tss2_MU_TPM2B_PRIVATE_Marshal", &lib.tpm2b_private_marshal) &&
-                     Resolve(mu, "Tss2_MU_TPM2B_PRIVATE_Unmarshal", &lib.tpm2b_private_unmarshal) &&
-                     Resolve(mu, "Tss2_MU_TPMS_ATTEST_Unmarshal", &lib.tpms_attest_unmarshal);
+    const bool all = ResolveSymbol(mu, "Tss2_MU_TPMT_PUBLIC_Marshal", &lib.tpmt_public_marshal) &&
+                     ResolveSymbol(mu, "Tss2_MU_TPMT_PUBLIC_Unmarshal", &lib.tpmt_public_unmarshal) &&
+                     ResolveSymbol(mu, "Tss2_MU_TPM2B_PUBLIC_Marshal", &lib.tpm2b_public_marshal) &&
+                     ResolveSymbol(mu, "Tss2_MU_TPM2B_PUBLIC_Unmarshal", &lib.tpm2b_public_unmarshal) &&
+                     ResolveSymbol(mu, "Tss2_MU_TPM2B_PRIVATE_Marshal", &lib.tpm2b_private_marshal) &&
+                     ResolveSymbol(mu, "Tss2_MU_TPM2B_PRIVATE_Unmarshal", &lib.tpm2b_private_unmarshal) &&
+                     ResolveSymbol(mu, "Tss2_MU_TPMS_ATTEST_Unmarshal", &lib.tpms_attest_unmarshal);
     return all ? &lib : nullptr;
   }();
   return loaded;
