@@ -113,7 +113,7 @@ void SocketFrameReader::WipeConsumed() {
   }
 }
 
-std::optional<FrameError> SocketFrameReader::Fill(std::string* detail) {
+std::optional<FrameError> SocketFrameReader::Fill(bool may_poll, std::string* detail) {
   using Clock = std::chrono::steady_clock;
   const bool in_frame = end_ > begin_;
   if (in_frame && !deadline_) deadline_ = Clock::now() + timeout_;
@@ -144,7 +144,7 @@ std::optional<FrameError> SocketFrameReader::Fill(std::string* detail) {
     // contended (several busy clients, each pair taking turns): then polling stops for a while,
     // longer each time it fails again, and the thread sleeps as it would without it.
     ssize_t n = -1;
-    const bool poll_allowed = !deadline_ && may_poll_;
+    const bool poll_allowed = !deadline_ && may_poll;
     const auto budget = poll_allowed ? PollBudget() : std::chrono::microseconds(0);
     const auto poll_from = Clock::now();
     if (budget.count() > 0 && skip_polls_ > 0) {
@@ -198,7 +198,6 @@ std::optional<FrameError> SocketFrameReader::Fill(std::string* detail) {
 
 SocketFrameReader::Frame SocketFrameReader::Next(bool may_poll) {
   Frame r;
-  may_poll_ = may_poll;
   WipeConsumed();
   for (;;) {
     const size_t have = end_ - begin_;
@@ -238,7 +237,7 @@ SocketFrameReader::Frame SocketFrameReader::Next(bool may_poll) {
       begin_ = 0;
       end_ = have;
     }
-    if (auto e = Fill(&r.detail)) {
+    if (auto e = Fill(may_poll, &r.detail)) {
       r.error = *e;
       return r;
     }

@@ -52,8 +52,9 @@ class SocketFrameReader {
   std::chrono::microseconds PollBudget() const;
 
  private:
-  // Reads more bytes into the buffer; nullopt on success.
-  std::optional<FrameError> Fill(std::string* detail);
+  // Reads more bytes into the buffer, polling first when `may_poll` and PollBudget allow;
+  // nullopt on success.
+  std::optional<FrameError> Fill(bool may_poll, std::string* detail);
   // What a wait between frames took, for the next one's PollBudget.
   void NoteWait(std::chrono::steady_clock::duration polled, std::chrono::steady_clock::duration slept);
   void WipeConsumed();
@@ -63,7 +64,6 @@ class SocketFrameReader {
   size_t max_frame_;
   bool idle_limited_ = false;  // SO_RCVTIMEO is set: a blocking recv that times out means idle
   bool for_replies_ = false;   // ForReplies: the budget comes from typical_reply_, not hot_
-  bool may_poll_ = true;       // this Next's caller allows polling
   bool hot_ = false;           // the last wait between frames was short: poll briefly before sleeping
   std::chrono::microseconds typical_reply_{0};  // moving average of replies' waits; 0: none yet
   // After a poll that came up empty, the next `skip_polls_` waits sleep at once; the count

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -14,15 +13,12 @@
 
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <fstream>
 
 #include "common/home.h"
 #include "common/secure_memory.h"
 #include "daemon/codec.h"
-#include "daemon/dispatch.h"
 #include "daemon/frame.h"
-#include "daemon/frame_buffer.h"
 #include "daemon/listen.h"
 #include "daemon/server_util.h"
 #include "sshagent/agent.h"
