@@ -232,6 +232,15 @@ int main(int argc, char** argv) {
   if (options.listen_fd >= 0) foreground = true;
 
   ::signal(SIGPIPE, SIG_IGN);
+  // Blocked before the socket exists and before any thread does, so that only the signalfd sees
+  // them: a SIGTERM sent as soon as the socket appears (a stop right after a start) stays
+  // pending until the signalfd reads it and the daemon stops cleanly, where it used to kill the
+  // daemon with its socket and pid file left behind.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   auto server = enclave::daemon::Server::Listen(options);
   if (!server.ok()) {
     // The cause lets the starting client classify the failure (a path too long, a read-only
@@ -246,12 +255,6 @@ int main(int argc, char** argv) {
   if (!foreground) Daemonize(&ready);
   enclave::daemon::HardenProcess();
 
-  // Blocked before any thread exists, so that only the signalfd sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   const int signal_fd = ::signalfd(-1, &stop_signals, SFD_CLOEXEC);
 
   if (auto started = (*server)->Start(); !started.ok()) {
