@@ -15,9 +15,9 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION utils)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # Opened with dlopen on first use (src/auth/pinentry.cpp on the first passcode prompt,
-# src/token/tpm2/tss2_mu.cpp when the CLI verifies an attestation): invisible to
-# dpkg-shlibdeps, so named here; merged with what it computes.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libassuan0, libgpg-error0, libtss2-mu0")
+# src/token/tpm2/tss2_mu.cpp when the CLI verifies an attestation, libcurl by `enclave rp`):
+# invisible to dpkg-shlibdeps, so named here; merged with what it computes.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libassuan0, libgpg-error0, libtss2-mu0, libcurl4")
 # The package's own shared libraries satisfy each other.
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "pinentry-curses | pinentry")

@@ -11,6 +11,7 @@ import signal
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -179,6 +180,49 @@ class SystemMode(unittest.TestCase):
         for i, kid in enumerate(kids):
             self.assertIn(kid, listed)
             self.assertEqual(self.sign(self.a, f"kill-{i}", f"kill-{i}.der")[0], 0)
+
+    def test_a_second_system_daemon_refuses_and_leaves_the_first_serving(self):
+        self.create(self.a, "second-a")
+        second = subprocess.run(
+            [os.path.join(BIN, "enclaved"), "--system", "--state-dir", self.state, "--socket", self.sock,
+             "--user", self.daemon_user], capture_output=True, timeout=30)
+        self.assertEqual(second.returncode, 3, second.stderr)
+        self.assertEqual(self.sign(self.a, "second-a", "second-a.der")[0], 0)
+        self.assertEqual(self.ok(self.b, "key", "list")["keys"], [])
+
+    def test_restart_under_load_from_several_users(self):
+        """Two users sign in a loop while the system daemon is stopped and started twice: each
+        signature succeeds or fails as daemon-unavailable (clients never start a system daemon),
+        nothing else; afterwards both users' keys are all there and sign."""
+        for u in (self.a, self.b):
+            self.create(u, f"load-{u}")
+        stop = threading.Event()
+        outcomes = {self.a: [], self.b: []}
+
+        def loop(user):
+            while not stop.is_set():
+                rc, d = self.sign(user, f"load-{user}", f"load-{user}.der")
+                outcomes[user].append("ok" if rc == 0 else err(d).get("cause", str(d)[:200]))
+
+        threads = [threading.Thread(target=loop, args=(u,)) for u in (self.a, self.b)]
+        for t in threads:
+            t.start()
+        try:
+            for _ in range(2):
+                time.sleep(0.5)
+                self.stop_daemon()
+                time.sleep(0.2)
+                self.start_daemon()
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=120)
+        for user, seen in outcomes.items():
+            self.assertIn("ok", seen, user)
+            self.assertEqual({o for o in seen if o != "ok"} - {"daemon-unavailable"}, set(), f"{user}: {seen}")
+            self.assertEqual(self.sign(user, f"load-{user}", f"after-{user}.der")[0], 0)
+            self.assertEqual(len(self.ok(user, "key", "list", "--application-label", f"load-{user}")["keys"]), 1)
 
     def test_signature_verifies(self):
         self.create(self.a, "verify-a")

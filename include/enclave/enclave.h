@@ -151,6 +151,10 @@ ENCLAVE_API int enclave_key_reenroll(enclave_key* key, const char* prompt, encla
                                      enclave_error** err);
 /* The doctor report as JSON text (`enclave doctor --json`): a verdict, cause and remedy per key. */
 ENCLAVE_API int enclave_doctor(enclave* e, char** json, enclave_error** err);
+/* The app's id and version, sent with the enclave's fleet reports when the user turned them on
+ * (docs/fleet.md; `enclave config set app-id|app-version`). Each is 1 to 64 of A-Z a-z 0-9 . _ + ~
+ * : - (anything else is errSecParam -50), or NULL / "" to clear it. */
+ENCLAVE_API int enclave_set_app(enclave* e, const char* app_id, const char* app_version, enclave_error** err);
 
 /* ---- Memory and errors ------------------------------------------------------------------ */
 

@@ -229,6 +229,44 @@ class Enclave:
     def doctor(self):
         return json.loads(_take_text(lambda out, err: _lib().enclave_doctor(self._h, out, err)))
 
+    def set_app(self, app_id, app_version):
+        """The app's id and version, sent with fleet reports when the user turned them on
+        (docs/fleet.md); None or "" clears one."""
+        _check(lambda err: _lib().enclave_set_app(self._h, _opt(app_id), _opt(app_version), err))
+
+    # ---- WebAuthn (include/enclave/webauthn.h): options and results are dicts of WebAuthn L3 JSON.
+
+    def webauthn_create(self, options, origin, context=None, **spec):
+        """navigator.credentials.create: a new credential key; returns the PublicKeyCredential.
+        spec: application_label, label, access_group, token, accessible, access_control."""
+        text = json.dumps(options).encode()
+        with _Attrs(**spec) as a:
+            return json.loads(_take_text(lambda out, err: _lib().enclave_webauthn_create(
+                self._h, text, origin.encode(), a, _ctx(context), out, err)))
+
+    def webauthn_get(self, options, origin, context=None):
+        """navigator.credentials.get: the assertion PublicKeyCredential."""
+        text = json.dumps(options).encode()
+        return json.loads(_take_text(lambda out, err: _lib().enclave_webauthn_get(
+            self._h, text, origin.encode(), _ctx(context), out, err)))
+
+    def rp_register(self, server, user, ca_file=None, context=None, **spec):
+        """`enclave rp register`: the relying party's answer ({"status": "registered", ...})."""
+        with _Attrs(**spec) as a:
+            return json.loads(_take_text(lambda out, err: _lib().enclave_rp_register(
+                self._h, server.encode(), user.encode(), a, _opt(ca_file), _ctx(context), out, err)))
+
+    def rp_login(self, server, user, ca_file=None, context=None):
+        """`enclave rp login`: the relying party's answer ({"status": "ok", ...})."""
+        return json.loads(_take_text(lambda out, err: _lib().enclave_rp_login(
+            self._h, server.encode(), user.encode(), _opt(ca_file), _ctx(context), out, err)))
+
+    def rp_reenroll(self, server, user=None, ca_file=None, context=None, **query):
+        """`enclave rp reenroll` of the credential key the query selects ({"status": "rebound", ...})."""
+        with _Attrs(**query) as q:
+            return json.loads(_take_text(lambda out, err: _lib().enclave_rp_reenroll(
+                self._h, server.encode(), q, _opt(user), _opt(ca_file), _ctx(context), out, err)))
+
 
 def open(home=None):  # noqa: A001 (the binding's entry point, as in the issue)
     return Enclave(home)

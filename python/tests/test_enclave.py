@@ -1,4 +1,5 @@
 """The Python binding over the real daemon: the field report's flow, errors, the other operations."""
+import json
 import os
 import subprocess
 
@@ -171,3 +172,19 @@ def test_ssh_attribute_in_spec_query_and_changes(e):
     assert [k.kid for k in e.find_keys(ssh=True)] == [offered.kid]
     assert e.update_keys({"kid": offered.kid}, ssh=False) == 1
     assert e.find_keys(ssh=True) == []
+
+
+def config(home, key):
+    return json.loads(home[1]("config", "get", key, "--json").stdout)["value"]
+
+
+def test_set_app_is_what_fleet_reports_carry(e, home):
+    e.set_app("com.example.bank", "4.2.1+build.7")
+    assert config(home, "app-id") == "com.example.bank"
+    assert config(home, "app-version") == "4.2.1+build.7"
+    # No free text: the schema's character set only.
+    with pytest.raises(enclave.Error) as info:
+        e.set_app("my bank app", None)
+    assert info.value.code == -50
+    e.set_app(None, None)
+    assert config(home, "app-id") == ""

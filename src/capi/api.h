@@ -5,4 +5,5 @@
 
 #define enclave enclave_handle
 #include "enclave/enclave.h"
+#include "enclave/webauthn.h"
 #undef enclave

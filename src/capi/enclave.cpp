@@ -175,6 +175,19 @@ int enclave_doctor(enclave_handle* e, char** json, enclave_error** err) {
   });
 }
 
+int enclave_set_app(enclave_handle* e, const char* app_id, const char* app_version, enclave_error** err) {
+  return Guard(err, [&]() -> Status {
+    if (e == nullptr) return ParamError("enclave_set_app: NULL handle");
+    return e->conn->With([&](client::Client& c) -> Status {
+      for (const auto& [key, value] : {std::pair{"app-id", app_id}, std::pair{"app-version", app_version}}) {
+        auto set = c.Admin("config.set", {{"key", key}, {"value", value ? value : ""}}, {});
+        if (!set.ok()) return std::move(set).error();
+      }
+      return Ok();
+    });
+  });
+}
+
 void enclave_free(void* p) { std::free(p); }
 
 const char* enclave_error_domain(const enclave_error* err) { return err ? err->domain.c_str() : ""; }

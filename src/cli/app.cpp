@@ -25,8 +25,9 @@ int Run(const std::vector<std::string>& args, Environment& env) {
       std::find_if(args.begin(), args.end(), [](const std::string& a) { return !a.empty() && a[0] != '-'; });
   using AddGroup = void (*)(CLI::App&, Context&);
   // The generator of man pages and completion comes last: it needs the whole tree.
-  for (AddGroup add : {AddOperationCommands, AddKeyCommands, AddAdminCommands, AddLocalCommands,
-                       AddSshAgentCommands, AddGenerateCommand}) {
+  for (AddGroup add :
+       {AddOperationCommands, AddKeyCommands, AddAdminCommands, AddLocalCommands, AddSshAgentCommands,
+        AddWebAuthnCommands, AddRpCommands, AddReportCommands, AddGenerateCommand}) {
     add(app, ctx);
     if (named == args.end()) continue;
     const auto is_named = [&](CLI::App* c) { return c->check_name(*named); };

@@ -98,6 +98,11 @@ void AddLocalCommands(CLI::App& app, Context& ctx);
 // The hidden `__generate man|bash-completion`, which renders `app`'s own tree (docgen.cpp).
 void AddGenerateCommand(CLI::App& app, Context& ctx);
 void AddSshAgentCommands(CLI::App& app, Context& ctx);
+// `webauthn create|get` (webauthn.cpp) and `rp register|login|reenroll` (rp.cpp).
+void AddWebAuthnCommands(CLI::App& app, Context& ctx);
+void AddRpCommands(CLI::App& app, Context& ctx);
+// `report show|send` (report.cpp): the fleet reports of this device.
+void AddReportCommands(CLI::App& app, Context& ctx);
 
 // Writes Admin("sysdiagnose")'s files plus the CLI's own version file into a .tar.gz.
 Status WriteDiagnosticsBundle(const nlohmann::json& report, const std::string& out_path);

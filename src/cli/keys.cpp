@@ -6,6 +6,7 @@
 #include "cli/context.h"
 #include "common/text.h"
 #include "crypto/ec.h"
+#include "rpclient/device_key.h"
 
 namespace enclave::cli {
 namespace {
@@ -101,6 +102,11 @@ int List(Context& ctx, const Selector& sel) {
   // Listing nothing is an empty list, not a failure (unlike `key show`).
   if (!keys.ok() && keys.error().code != errsec::kItemNotFound) return ctx.Fail(keys.error());
   if (keys.ok()) found = std::move(*keys);
+  // The device identity key (rpclient/device_key.h) is the enclave's own, not one of the user's:
+  // listed only when asked for by its application label.
+  if (!q->application_label) {
+    std::erase_if(found, [](const KeyInfo& k) { return rpclient::IsDeviceKey(k); });
+  }
   nlohmann::json doc{{"keys", nlohmann::json::array()}};
   std::string text;
   for (const auto& k : found) {

@@ -2,12 +2,9 @@
 
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
-#include <thread>
 
 #include "client/connection.h"
 #include "common/home.h"
@@ -17,135 +14,6 @@
 #include "daemon/frame_buffer.h"
 
 namespace enclave::client {
-namespace internal {
-
-Error DaemonUnavailable(const std::string& what) {
-  return OSStatusError(errsec::kNotAvailable, what).WithCause("daemon-unavailable");
-}
-
-Error ConnectError(const std::string& what, int err) {
-  Error e = DaemonUnavailable(what);
-  switch (err) {
-    case ENAMETOOLONG:
-      e.cause = "socket-path-too-long";
-      break;
-    case ENOTDIR:
-      e.cause = "home-unusable";
-      break;
-    case EACCES:
-    case EPERM:
-      e.cause = "permission-denied";
-      break;
-    default:
-      break;  // nothing listens (yet), or a resource ran short: transient
-  }
-  return e;
-}
-
-Result<daemon::UniqueFd> ConnectSocketPath(const std::filesystem::path& socket, int* error_number) {
-  *error_number = 0;
-  const std::string path = socket.string();
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) {
-    *error_number = ENAMETOOLONG;
-    return ConnectError("the socket path " + path + " is " + std::to_string(path.size()) +
-                            " bytes, longer than a Unix socket allows (" +
-                            std::to_string(sizeof addr.sun_path - 1) + "); use a shorter ENCLAVE_HOME",
-                        ENAMETOOLONG);
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  daemon::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) {
-    *error_number = errno;
-    return DaemonUnavailable(std::string("cannot create a socket: ") + std::strerror(errno));
-  }
-  int rc;
-  do {
-    rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-  } while (rc != 0 && errno == EINTR);
-  if (rc != 0) {
-    *error_number = errno;
-    return ConnectError("cannot connect to " + path + ": " + std::strerror(errno), errno);
-  }
-  return fd;
-}
-
-Result<daemon::UniqueFd> ConnectSocket(const std::filesystem::path& home, int* error_number) {
-  return ConnectSocketPath(SocketPath(home), error_number);
-}
-
-Result<wire::Response> ReadResponse(int fd) {
-  // A reply may take as long as the user takes to answer a prompt; once begun it must be whole
-  // within 30 s.
-  daemon::FrameReadResult frame = daemon::ReadSocketFrame(fd, std::chrono::seconds(30));
-  if (!frame.payload) {
-    if (frame.error == daemon::FrameError::kClosed) {
-      return DaemonUnavailable("the daemon closed the connection");
-    }
-    return DaemonUnavailable("no reply from the daemon (" + daemon::FrameErrorName(frame.error) +
-                             "): " + frame.detail);
-  }
-  wire::Response response;
-  if (!daemon::ParsePayload(*frame.payload, &response)) {
-    return daemon::ProtocolError("the daemon's reply is not a well-formed message");
-  }
-  return response;
-}
-
-Result<wire::Response> AnswerTo(uint64_t request_id, wire::Response response) {
-  if (response.result_case() == wire::Response::kError &&
-      (response.id() == 0 || response.id() == request_id)) {
-    return daemon::FromWire(response.error());
-  }
-  if (response.id() != request_id) {
-    return daemon::ProtocolError("reply " + std::to_string(response.id()) + " does not answer request " +
-                                 std::to_string(request_id));
-  }
-  return response;
-}
-
-Result<wire::Response> RoundTrip(int fd, const wire::Request& request) {
-  ASSIGN_OR_RETURN(Bytes frame, daemon::EncodeFrame(request));
-  const Status sent = daemon::WriteAll(fd, frame);
-  daemon::WipeBuffer(&frame);
-  // Even when the write failed, the daemon may have said why before closing (a refused peer).
-  auto response = ReadResponse(fd);
-  if (!response.ok()) {
-    if (sent.ok()) return std::move(response).error();
-    return DaemonUnavailable("the connection to the daemon is lost (" + sent.error().description + ")");
-  }
-  return AnswerTo(request.id(), std::move(response).value());
-}
-
-Result<daemon::UniqueFd> ConnectOrStart(const std::filesystem::path& home, const ConnectOptions& options) {
-  int err = 0;
-  auto fd = ConnectSocket(home, &err);
-  if (fd.ok()) return fd;
-  const bool nobody_listens = err == ENOENT || err == ECONNREFUSED;
-  if (!nobody_listens || !options.autostart) return std::move(fd).error();
-
-  const Status started = StartDaemon(home, options.debug, options.daemon_path);
-  if (!started.ok()) {
-    Error e = DaemonUnavailable("no daemon listens on " + SocketPath(home).string() +
-                                "; starting one failed: " + started.error().description);
-    e.cause = started.error().cause;
-    return e;
-  }
-  // The daemon is ready when StartDaemon returns; retrying covers a daemon that another client
-  // was starting at the same moment.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  for (;;) {
-    fd = ConnectSocket(home, &err);
-    if (fd.ok()) return fd;
-    if (std::chrono::steady_clock::now() > deadline) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return DaemonUnavailable("no daemon listens on " + SocketPath(home).string() +
-                           "; enclaved was started but " + fd.error().description);
-}
-
-}  // namespace internal
 
 Result<std::unique_ptr<Client>> Client::Connect(const ConnectOptions& options) {
   std::filesystem::path socket = options.socket;
@@ -184,12 +52,17 @@ void Client::ReconnectIfClosedWhileIdle() {
   if (::poll(&p, 1, 0) <= 0) return;
   char byte;
   if (::recv(fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) return;  // not a close
+  (void)ReconnectLocked();
+}
+
+bool Client::ReconnectLocked() {
   int err = 0;
   auto fd = socket_.empty() ? internal::ConnectOrStart(home_, options_)
                             : internal::ConnectSocketPath(socket_, &err);
-  if (!fd.ok()) return;
+  if (!fd.ok()) return false;
   fd_ = std::move(fd).value();
   reader_ = daemon::SocketFrameReader::ForReplies(fd_.get(), kReplyTimeout);
+  return true;
 }
 
 Client::Client(std::filesystem::path home, daemon::UniqueFd fd)
@@ -206,7 +79,8 @@ Result<wire::Response> Client::ReadReplyLocked(bool alone) {
   daemon::SocketFrameReader::Frame frame = reader_->Next(/*may_poll=*/alone);
   if (!frame.payload) {
     if (frame.error == daemon::FrameError::kClosed) {
-      return internal::DaemonUnavailable("the daemon closed the connection");
+      return internal::DaemonUnavailable("the daemon closed the connection" +
+                                         (frame.detail.empty() ? "" : " (" + frame.detail + ")"));
     }
     return internal::DaemonUnavailable("no reply from the daemon (" + daemon::FrameErrorName(frame.error) +
                                        "): " + frame.detail);
@@ -222,24 +96,45 @@ Result<wire::Response> Client::Call(wire::Request& request) {
   std::lock_guard lock(mu_);
   ReconnectIfClosedWhileIdle();
   if (!fd_.valid()) return internal::DaemonUnavailable("the connection to the daemon is closed");
-  request.set_id(next_id_++);
-  out_.clear();
-  Status encoded = daemon::AppendFrame(request, &out_);
-  daemon::WipeSecrets(&request);
-  if (!encoded.ok()) return encoded.error();
-  const Status sent = daemon::WriteAll(fd_.get(), out_);
-  daemon::WipeBuffer(&out_);
-  // Even when the write failed, the daemon may have said why before closing (a refused peer).
-  auto response = ReadReplyLocked();
-  if (!response.ok()) {
+  // A request whose connection ends before any byte of its reply (the daemon was killed, or
+  // stopped with the request queued) is sent again on a fresh connection, starting a daemon if
+  // none serves, when sending it twice cannot do anything twice; the secrets in it are wiped
+  // only after the last send.
+  const bool may_resend = !stateful_ && internal::RetriableAfterLostReply(request);
+  for (int attempt = 0;; ++attempt) {
+    request.set_id(next_id_++);
+    out_.clear();
+    Status encoded = daemon::AppendFrame(request, &out_);
+    if (!encoded.ok()) {
+      daemon::WipeSecrets(&request);
+      return encoded.error();
+    }
+    const Status sent = daemon::WriteAll(fd_.get(), out_);
+    daemon::WipeBuffer(&out_);
+    // Even when the write failed, the daemon may have said why before closing (a refused peer).
+    auto response = ReadReplyLocked();
+    if (response.ok()) {
+      daemon::WipeSecrets(&request);
+      return internal::AnswerTo(request.id(), std::move(response).value());
+    }
     if (!sent.ok()) {
       response = internal::DaemonUnavailable("the connection to the daemon is lost (" +
                                              sent.error().description + ")");
     }
-    if (response.error().effective_cause() == "daemon-unavailable") CloseLocked();
-    return response;
+    const bool lost = response.error().effective_cause() == "daemon-unavailable";
+    if (lost) CloseLocked();
+    // One resend, on a fresh connection. It reaches a live daemon or none (then autostart): the
+    // daemon publishes its sockets only once it serves, and keeps its listeners numbered above
+    // its connections, so a killed daemon stops taking clients before any connection ends.
+    constexpr int kMaxSends = 2;
+    if (!lost || !may_resend || attempt + 1 >= kMaxSends || !ReconnectLocked()) {
+      daemon::WipeSecrets(&request);
+      if (attempt == 0) return response;
+      Error e = std::move(response).error();
+      e.description += " (sent twice: both connections ended before a reply)";
+      return e;
+    }
   }
-  return internal::AnswerTo(request.id(), std::move(response).value());
 }
 
 namespace {

@@ -92,6 +92,8 @@ class Client : public Api {
   // given to another client) is replaced, unless the session held something (auth contexts,
   // non-permanent keys) that a new connection would silently lack.
   void ReconnectIfClosedWhileIdle();
+  // Under mu_: a fresh connection (starting a daemon when none serves the home); false if none.
+  bool ReconnectLocked();
 
   std::filesystem::path home_;
   std::filesystem::path socket_;  // the system daemon's, when connected to it

@@ -24,6 +24,11 @@ Result<daemon::UniqueFd> ConnectSocketPath(const std::filesystem::path& socket, 
 // Connects, starting the daemon first when nothing listens and options.autostart allows.
 Result<daemon::UniqueFd> ConnectOrStart(const std::filesystem::path& home, const ConnectOptions& options);
 
+// Whether `request` may be sent again after its connection ended before any reply: it changes
+// nothing the daemon keeps (a lookup, a signature, a decryption, a ping), so a daemon that died
+// after doing it leaves nothing a second one would do twice.
+bool RetriableAfterLostReply(const wire::Request& request);
+
 // Writes `request` and reads one reply. A reply with id 0 carrying an error is the daemon's
 // verdict on the connection (refused peer, protocol error) and is returned as that error.
 Result<wire::Response> RoundTrip(int fd, const wire::Request& request);

@@ -40,7 +40,8 @@ class Fd {
 
 Error IoError(const std::string& what, const std::filesystem::path& path, int err) {
   std::string text = what + " " + path.filename().string() + ": " + std::strerror(err);
-  if (err == ENOSPC || err == EDQUOT || err == EFBIG) return OSStatusError(kErrSecDiskFull, text).WithCause("disk-full");
+  if (err == ENOSPC || err == EDQUOT || err == EFBIG)
+    return OSStatusError(kErrSecDiskFull, text).WithCause("disk-full");
   return OSStatusError(errsec::kIO, text).WithCause("database-io");
 }
 
@@ -54,11 +55,16 @@ std::string RandomSuffix() {
 
 std::string_view OpName(Op op) {
   switch (op) {
-    case Op::kWrite: return "write";
-    case Op::kSync: return "sync";
-    case Op::kRename: return "rename";
-    case Op::kRemove: return "remove";
-    case Op::kTruncate: return "truncate";
+    case Op::kWrite:
+      return "write";
+    case Op::kSync:
+      return "sync";
+    case Op::kRename:
+      return "rename";
+    case Op::kRemove:
+      return "remove";
+    case Op::kTruncate:
+      return "truncate";
   }
   return "?";
 }
@@ -141,6 +147,25 @@ Status Rename(const std::filesystem::path& from, const std::filesystem::path& to
   if (int err = Before(Op::kRename, to.native()); err != 0) return IoError("cannot move", from, err);
   if (::rename(from.c_str(), to.c_str()) != 0) return IoError("cannot move", from, errno);
   return Ok();
+}
+
+Result<Bytes> ReadFile(const std::filesystem::path& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return IoError("cannot read", path, errno);
+  // Read straight into the result, never through a buffer of our own: callers read secrets
+  // (the device secret) and cleanse only what they are given.
+  Bytes data;
+  size_t done = 0;
+  for (;;) {
+    if (data.size() - done < 512) data.resize(data.size() + 4096);
+    ssize_t n = ::read(fd.get(), data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return IoError("cannot read", path, errno);
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  data.resize(done);
+  return data;
 }
 
 }  // namespace enclave::durable

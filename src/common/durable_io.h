@@ -43,5 +43,8 @@ int Before(Op op, std::string_view path);
 Status WriteFileAtomic(const std::filesystem::path& path, ByteView contents, unsigned mode = 0600);
 // rename(2) through the seam, same errors.
 Status Rename(const std::filesystem::path& from, const std::filesystem::path& to);
+// The whole of `path`, with the same error mapping, so that a file written here reads back with
+// the errors its writes have (a missing file: errSecIO, cause database-io).
+Result<Bytes> ReadFile(const std::filesystem::path& path);
 
 }  // namespace enclave::durable

@@ -169,10 +169,11 @@ void FromText(const std::string& text, std::vector<Hit>& hits) {
     hits.push_back({pos, domain::kAKS, *v});
     return true;
   });
-  // Symbolic names: errSec…, LAError…, TKErrorCode…, kAKSReturn…, TPM_RC_…, Swift spellings.
+  // Symbolic names: errSec…, LAError…, TKErrorCode…, kAKSReturn…, TPM_RC_…, Swift spellings, and
+  // the relying party's HTTP_… (errors/catalog.json).
   static const std::regex name(
       "\\b(errSec[A-Za-z]+|LAError[A-Za-z.]+|TKError[A-Za-z.]+|TKTokenNotFound[A-Za-z]+|"
-      "kAKSReturn[A-Za-z]+|TPM2?_RC_[A-Z0-9_]+|TSS2_[A-Z]+_RC_[A-Z_]+)");
+      "kAKSReturn[A-Za-z]+|TPM2?_RC_[A-Z0-9_]+|TSS2_[A-Z]+_RC_[A-Z_]+|HTTP_[A-Z_]+)");
   scan(name, [&](const std::smatch& m, size_t pos) {
     const auto* e = FindByName(CanonicalName(m[1].str()));
     if (e == nullptr) return false;

@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "daemon/report_launcher.h"
+
 namespace enclave::daemon {
 
 Result<std::unique_ptr<EnclaveSet>> EnclaveSet::OpenHome(const std::filesystem::path& home, bool debug) {
@@ -14,6 +16,10 @@ Result<std::unique_ptr<EnclaveSet>> EnclaveSet::OpenHome(const std::filesystem::
   options.home = home;
   options.debug = debug;
   options.follow_session_lock = true;
+  // Only a per-user daemon starts the report sender: it runs as that user, with that home. (A
+  // system daemon's child would be the daemon's own user; there a user timer runs the sender.)
+  auto launcher = std::make_shared<ReportLauncher>(home);
+  options.on_reports_queued = [launcher] { launcher->Kick(); };
   ASSIGN_OR_RETURN(auto enclave, service::Enclave::Open(options));
   set->enclaves_[::geteuid()] = std::move(enclave);
   return set;

@@ -43,6 +43,12 @@ std::optional<FrameError> FrameReader::ReadExactly(uint8_t* buf, size_t len, boo
       return FrameError::kTruncated;
     }
     if (errno == EINTR) continue;
+    // A reset between frames ends the stream as a close does: the peer went away (killed, or it
+    // closed with bytes unread) before anything of the next frame was sent.
+    if (errno == ECONNRESET && !in_frame) {
+      *detail = "the connection was reset";
+      return FrameError::kClosed;
+    }
     if (errno == ETIMEDOUT && !in_frame) {
       *detail = "the connection was idle too long";
       return FrameError::kIdle;

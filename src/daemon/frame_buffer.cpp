@@ -191,6 +191,11 @@ std::optional<FrameError> SocketFrameReader::Fill(bool may_poll, std::string* de
       return FrameError::kIdle;
     }
     if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+    // A reset between frames ends the stream as a close does (see frame.cpp).
+    if (errno == ECONNRESET && !in_frame) {
+      *detail = "the connection was reset";
+      return FrameError::kClosed;
+    }
     *detail = std::string("read failed: ") + std::strerror(errno);
     return FrameError::kIo;
   }

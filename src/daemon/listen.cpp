@@ -4,11 +4,13 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -76,7 +78,23 @@ Status EnsureDirectory(const std::filesystem::path& dir, mode_t mode) {
   return Ok();
 }
 
-Result<UniqueFd> BindSocket(const std::filesystem::path& path, mode_t mode) {
+std::filesystem::path StagingPathOf(const std::filesystem::path& path) {
+  std::string name = path.filename().string();
+  // ".enclaved.sock" would be a byte longer; ".enclaved.soc" keeps the length, so a home that
+  // fits a socket path also fits its staging name.
+  if (!name.empty()) name = "." + name.substr(0, name.size() - 1);
+  return path.parent_path() / name;
+}
+
+Status PublishSocket(const std::filesystem::path& staging, const std::filesystem::path& path) {
+  if (::rename(staging.c_str(), path.c_str()) != 0) {
+    return SystemCallError("cannot move " + staging.string() + " to " + path.string(), errno);
+  }
+  return Ok();
+}
+
+Result<UniqueFd> BindSocket(const std::filesystem::path& path, mode_t mode,
+                            const std::filesystem::path& staging) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   const std::string s = path.string();
@@ -100,18 +118,44 @@ Result<UniqueFd> BindSocket(const std::filesystem::path& path, mode_t mode) {
                          CauseOfErrno(err) == "daemon-unavailable" ? "home-unusable" : CauseOfErrno(err));
     }
   }
+  // The staging name is only ever touched by the home's lock holder: one left there is a killed
+  // daemon's.
+  const std::string bound = staging.empty() ? s : staging.string();
+  if (!staging.empty()) {
+    if (bound.size() > s.size()) return ListenError("the staging path " + bound + " is longer than " + s);
+    std::memset(addr.sun_path, 0, sizeof addr.sun_path);
+    std::memcpy(addr.sun_path, bound.c_str(), bound.size() + 1);
+    if (::unlink(bound.c_str()) != 0 && errno != ENOENT) {
+      return SystemCallError("cannot remove the stale socket " + bound, errno);
+    }
+  }
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return ListenError(std::string("cannot create a socket: ") + std::strerror(errno));
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    return SystemCallError("cannot bind " + s, errno);
+    return SystemCallError("cannot bind " + bound, errno);
   }
   // Before listen() nobody can connect, so there is no window with other permissions.
-  ::chmod(s.c_str(), mode);
-  if (::listen(fd.get(), 64) != 0) return SystemCallError("cannot listen on " + s, errno);
+  ::chmod(bound.c_str(), mode);
+  if (::listen(fd.get(), 128) != 0) return SystemCallError("cannot listen on " + bound, errno);
   return fd;
 }
 
 void CloseDescriptorsFrom(int first) { ::close_range(static_cast<unsigned>(first), ~0U, 0); }
+
+UniqueFd MoveToTopDescriptor(UniqueFd fd, int slot) {
+  // Capped: under a limit of a million descriptors the table would grow to its whole size.
+  constexpr rlim_t kHighest = 4096;
+  rlimit limit{};
+  if (!fd.valid() || ::getrlimit(RLIMIT_NOFILE, &limit) != 0) return fd;
+  const rlim_t top = std::min(limit.rlim_cur, kHighest);
+  if (top <= static_cast<rlim_t>(slot) + 64) return fd;
+  const int wanted = static_cast<int>(top) - 1 - slot;
+  if (fd.get() == wanted) return fd;
+  // Not dup3: a descriptor already at that number (none at startup) must not be closed.
+  const int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, wanted);
+  if (moved < 0) return fd;
+  return UniqueFd(moved);
+}
 
 Status PrepareStateDirectory(const std::filesystem::path& state_dir, const std::string& user) {
   ASSIGN_OR_RETURN(const passwd pw, LookUpUser(user));

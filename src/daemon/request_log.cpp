@@ -59,7 +59,8 @@ void AppendField(std::string& out, std::string_view name) {
 
 }  // namespace
 
-RequestLog::RequestLog(const std::filesystem::path& home) : path_(home / "logs" / "enclaved.log") {
+RequestLog::RequestLog(const std::filesystem::path& home)
+    : path_(home / "logs" / "enclaved.log"), flusher_(kFlushInterval, [this] { Flush(); }) {
   std::error_code ec;
   std::filesystem::create_directories(path_.parent_path(), ec);
   ::chmod(path_.parent_path().c_str(), 0700);
@@ -67,12 +68,7 @@ RequestLog::RequestLog(const std::filesystem::path& home) : path_(home / "logs" 
 }
 
 RequestLog::~RequestLog() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (flusher_.joinable()) flusher_.join();
+  flusher_.Stop();
   std::lock_guard lock(mu_);
   FlushLocked();
   if (fd_ >= 0) ::close(fd_);
@@ -123,24 +119,23 @@ void RequestLog::Request(const RequestLogEntry& entry) {
   AppendField(line, "duration_ms");
   line += duration;
   line += "}\n";
-  bool wake = false;
+  bool first = false;
+  bool full = false;
   {
     std::lock_guard lock(mu_);
-    // Started with the first request, not in the constructor: the daemon forks to detach after
-    // its log exists, and a thread does not survive a fork.
-    if (!flusher_.joinable() && !stopping_) flusher_ = std::thread([this] { FlusherLoop(); });
-    const bool first = pending_.empty();
+    first = pending_.empty();
     pending_ += line;
     // A refusal is what someone reading the log looks for, at once: it is written through (and
     // refusals are not the hot path). Successes wait for the flusher, which sleeps until the
     // first line of a batch arrives.
     if (entry.error) {
       FlushLocked();
-    } else {
-      wake = first || pending_.size() >= kFlushBytes;
+      return;
     }
+    full = pending_.size() >= kFlushBytes;
   }
-  if (wake) wake_.notify_all();
+  if (first) flusher_.Wake();
+  if (full) flusher_.Hurry();
 }
 
 void RequestLog::Event(const std::string& event, const std::string& detail) {
@@ -164,17 +159,6 @@ void RequestLog::Event(const std::string& event, const std::string& detail) {
 void RequestLog::Flush() {
   std::lock_guard lock(mu_);
   FlushLocked();
-}
-
-void RequestLog::FlusherLoop() {
-  // An idle daemon's flusher sleeps until there is something to write: no timer wakes it.
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-    if (stopping_) break;  // the destructor writes what is left
-    wake_.wait_for(lock, kFlushInterval, [this] { return stopping_ || pending_.size() >= kFlushBytes; });
-    FlushLocked();
-  }
 }
 
 void RequestLog::RotateLocked() {

@@ -8,17 +8,15 @@
 // destructor (reached on SIGTERM and on a Shutdown request) write everything still buffered.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/error.h"
+#include "common/flusher.h"
 
 namespace enclave::daemon {
 
@@ -56,16 +54,13 @@ class RequestLog {
  private:
   void FlushLocked();
   void RotateLocked();
-  void FlusherLoop();
 
   std::mutex mu_;
-  std::condition_variable wake_;
   std::filesystem::path path_;
   std::string pending_;  // whole lines not yet written
   int fd_ = -1;          // the open log file (O_APPEND)
   uintmax_t size_ = 0;   // its size as last written
-  bool stopping_ = false;
-  std::thread flusher_;  // started by the first request
+  Flusher flusher_;      // writes pending_ in the background; last, so it stops first
 };
 
 }  // namespace enclave::daemon

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -87,9 +88,16 @@ Result<std::unique_ptr<Server>> Server::Listen(const ServerOptions& options) {
   std::unique_ptr<Server> server(new Server(options));
   server->files_removed_ = true;  // until the lock is ours, the files may be another daemon's
   if (options.system) {
-    // As root: the state folder for the daemon's user and the socket anyone may connect to
-    // (who may do what is decided per request from SO_PEERCRED); then root is given up.
+    // As root: the state folder for the daemon's user (the lock lives there).
     RETURN_IF_ERROR(PrepareStateDirectory(options.state_dir, options.user));
+  } else {
+    RETURN_IF_ERROR(EnsureDirectory(options.home, 0700));
+  }
+  RETURN_IF_ERROR(server->TakeLock());
+  if (options.system) {
+    // Still root, and only now that the lock is ours: a second system daemon must not replace
+    // the first one's socket before finding the lock taken. Who may do what is decided per
+    // request from SO_PEERCRED, so anyone may connect. Then root is given up.
     if (options.listen_fd >= 0) {
       server->listen_fd_.reset(options.listen_fd);
       server->socket_inherited_ = true;
@@ -99,42 +107,23 @@ Result<std::unique_ptr<Server>> Server::Listen(const ServerOptions& options) {
     }
     RETURN_IF_ERROR(DropPrivileges(options.user));
   } else {
-    RETURN_IF_ERROR(EnsureDirectory(options.home, 0700));
-  }
-
-  // The pid file doubles as the home's lock: whoever holds the flock is the daemon. A read-only
-  // home still locks, so that the error below names what cannot be changed.
-  server->lock_fd_.reset(::open(server->pid_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!server->lock_fd_.valid() && (errno == EROFS || errno == EACCES)) {
-    server->lock_fd_.reset(::open(server->pid_path_.c_str(), O_RDONLY | O_CLOEXEC));
-  }
-  if (!server->lock_fd_.valid()) {
-    server->files_removed_ = true;
-    return SystemError("cannot open " + server->pid_path_.string());
-  }
-  if (::flock(server->lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
-    std::ifstream in(server->pid_path_);
-    int64_t pid = 0;
-    in >> pid;
-    return Unavailable("another enclaved (pid " + std::to_string(pid) + ") already serves " +
-                       (options.system ? options.state_dir : options.home).string())
-        .WithInfo("already_running", true)
-        .WithInfo("pid", pid);
-  }
-  // Under socket activation systemd owns the main socket; the agent socket (per-user mode only)
-  // is always ours.
-  if (options.listen_fd >= 0 && !options.system) {
-    server->listen_fd_.reset(options.listen_fd);
-    server->socket_inherited_ = true;
-    ::fcntl(options.listen_fd, F_SETFD, FD_CLOEXEC);
-  }
-  if (!options.system) {
+    // Under socket activation systemd owns the main socket; the agent socket is always ours.
+    if (options.listen_fd >= 0) {
+      server->listen_fd_.reset(options.listen_fd);
+      server->socket_inherited_ = true;
+      ::fcntl(options.listen_fd, F_SETFD, FD_CLOEXEC);
+    }
+    // Bound under staging names and published by Start once the enclave is open.
     for (auto [path, fd] : {std::pair{&server->socket_path_, &server->listen_fd_},
                             std::pair{&server->agent_socket_path_, &server->agent_listen_fd_}}) {
       if (fd->valid()) continue;
-      ASSIGN_OR_RETURN(*fd, BindSocket(*path, 0600));
+      ASSIGN_OR_RETURN(*fd, BindSocket(*path, 0600, StagingPathOf(*path)));
+      server->staged_.push_back(*path);
     }
   }
+  // Above every connection, so that a killed daemon stops taking clients before it drops one.
+  server->listen_fd_ = MoveToTopDescriptor(std::move(server->listen_fd_), 0);
+  server->agent_listen_fd_ = MoveToTopDescriptor(std::move(server->agent_listen_fd_), 1);
   server->files_removed_ = false;
 
   int wake[2];
@@ -144,17 +133,51 @@ Result<std::unique_ptr<Server>> Server::Listen(const ServerOptions& options) {
   return server;
 }
 
+// The pid file doubles as the home's lock: whoever holds the flock is the daemon. A read-only
+// home still locks, so that the error names what cannot be changed.
+Status Server::TakeLock() {
+  lock_fd_.reset(::open(pid_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock_fd_.valid() && (errno == EROFS || errno == EACCES)) {
+    lock_fd_.reset(::open(pid_path_.c_str(), O_RDONLY | O_CLOEXEC));
+  }
+  if (!lock_fd_.valid()) return SystemError("cannot open " + pid_path_.string());
+  if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+    std::ifstream in(pid_path_);
+    int64_t pid = 0;
+    in >> pid;
+    return Unavailable("another enclaved (pid " + std::to_string(pid) + ") already serves " +
+                       (options_.system ? options_.state_dir : options_.home).string())
+        .WithInfo("already_running", true)
+        .WithInfo("pid", pid);
+  }
+  if (options_.system && ::geteuid() == 0) {
+    // Created by root a moment ago; the daemon writes it after dropping to its user.
+    if (const passwd* pw = ::getpwnam(options_.user.c_str())) {
+      (void)::fchown(lock_fd_.get(), pw->pw_uid, pw->pw_gid);
+    }
+  }
+  return Ok();
+}
+
 Status Server::Start() {
+  // The pid first: a stop (or a kill) sent while the enclave opens reaches this daemon, not the
+  // one whose pid the file held before.
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock_fd_.get(), 0) != 0 || ::pwrite(lock_fd_.get(), pid.data(), pid.size(), 0) < 0) {
+    return SystemError("cannot write " + pid_path_.string());
+  }
   if (options_.system) {
     enclaves_ = EnclaveSet::System(options_.state_dir, options_.debug);
   } else {
     ASSIGN_OR_RETURN(enclaves_, EnclaveSet::OpenHome(options_.home, options_.debug));
   }
-  const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(lock_fd_.get(), 0) != 0 || ::pwrite(lock_fd_.get(), pid.data(), pid.size(), 0) < 0) {
-    return SystemError("cannot write " + pid_path_.string());
-  }
   helpers_ = std::make_unique<HelperPool>(HelperPool::ForThisMachine());
+  // Only now can a client reach the sockets: everything that connects is served. The agent's
+  // socket goes first, so that a client who finds the main one (`ssh-agent env`) finds both.
+  for (auto it = staged_.rbegin(); it != staged_.rend(); ++it) {
+    RETURN_IF_ERROR(PublishSocket(StagingPathOf(*it), *it));
+  }
+  staged_.clear();
   log_.Event("start", std::string(options_.system ? "system" : "") + (options_.debug ? " debug" : ""));
   return Ok();
 }
@@ -180,6 +203,9 @@ void Server::Run(int signal_fd) {
     if (fds[1].revents & POLLIN) Accept(agent_listen_fd_.get(), true);
   }
   stopping_ = true;
+  // Unlinked before they are closed: a client that connects from now on finds no socket and
+  // starts the next daemon, rather than landing in a backlog that closing drops.
+  if (!files_removed_) UnlinkSockets();
   listen_fd_.reset();
   agent_listen_fd_.reset();
   CloseAll();
@@ -281,14 +307,20 @@ void Server::CloseAll() {
   }
 }
 
+void Server::UnlinkSockets() {
+  std::error_code ec;
+  if (!socket_inherited_) std::filesystem::remove(socket_path_, ec);
+  if (!options_.system) std::filesystem::remove(agent_socket_path_, ec);
+  for (const auto& path : staged_) std::filesystem::remove(StagingPathOf(path), ec);
+}
+
 void Server::RemoveFiles() {
   if (files_removed_) return;
   files_removed_ = true;
   std::error_code ec;
+  UnlinkSockets();
   if (listen_fd_.valid()) listen_fd_.reset();
   if (agent_listen_fd_.valid()) agent_listen_fd_.reset();
-  if (!socket_inherited_) std::filesystem::remove(socket_path_, ec);
-  if (!options_.system) std::filesystem::remove(agent_socket_path_, ec);
   std::filesystem::remove(pid_path_, ec);
   if (enclaves_) log_.Event("stop");
   enclaves_.reset();

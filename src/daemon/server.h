@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/result.h"
 #include "daemon/enclaves.h"
@@ -55,12 +56,14 @@ struct ServerOptions {
 class Server {
  public:
   // Creates the home (0700), takes its lock (the pid file, flock'ed for the daemon's life),
-  // clears a stale socket and listens. Another live daemon: errSecNotAvailable (cause
-  // "daemon-unavailable") with user_info {"already_running": true, "pid"}.
+  // clears a stale socket and listens, in per-user mode under staging names that no client
+  // looks for. Another live daemon: errSecNotAvailable (cause "daemon-unavailable") with
+  // user_info {"already_running": true, "pid"}.
   static Result<std::unique_ptr<Server>> Listen(const ServerOptions& options);
   ~Server();
 
-  // Opens the enclave and writes this process's pid into the pid file.
+  // Writes this process's pid into the pid file, opens the enclave, and only then moves the
+  // sockets to where clients connect.
   Status Start();
   // Serves until stopped. `signal_fd` (a signalfd, or -1) stops it when readable.
   void Run(int signal_fd = -1);
@@ -95,6 +98,11 @@ class Server {
   std::optional<std::string> AdmitLocked(const service::Peer& peer);
   void ReapFinished();
   void CloseAll();
+  // Takes the home's (or the state folder's) lock, the pid file; fails when another daemon has it.
+  Status TakeLock();
+  // Unlinks the sockets (published and staged), so that no client connects any more; only while
+  // the files are this daemon's (!files_removed_).
+  void UnlinkSockets();
   void RemoveFiles();
 
   ServerOptions options_;
@@ -109,6 +117,8 @@ class Server {
   std::list<std::unique_ptr<Connection>> connections_;
   bool files_removed_ = false;
   bool socket_inherited_ = false;
+  // Sockets bound under their staging names, published at the end of Start().
+  std::vector<std::filesystem::path> staged_;
 };
 
 // Process hardening for a daemon that holds keys: no core dumps, no ptrace by same-uid

@@ -3,13 +3,13 @@
 
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <map>
 #include <mutex>
 #include <set>
 
 #include "common/durable_io.h"
 #include "crypto/ec.h"
+#include "keybag/attempts.h"
 #include "keybag/passcode.h"
 #include "keybag/primitives.h"
 #include "keybag/record.h"
@@ -84,7 +84,7 @@ class KeybagImpl final : public Keybag {
     std::optional<SecureBytes> passcode_key;
     if (record_.passcode && stash_) {
       passcode_key = stash_->Load();
-      if (passcode_key && !VerifierMatches(*passcode_key)) passcode_key.reset();
+      if (passcode_key && !internal::VerifierMatches(record_, *passcode_key)) passcode_key.reset();
     }
     class_keys_ = UnwrapAll(passcode_key ? &*passcode_key : nullptr, &lost_);
     first_unlock_done_ = !record_.passcode || passcode_key.has_value();
@@ -139,9 +139,8 @@ class KeybagImpl final : public Keybag {
     s.first_unlock_done = first_unlock_done_;
     s.failed_attempts = record_.failed_attempts;
     const int64_t now = NowUnix();
-    s.retry_after_seconds =
-        std::max<int64_t>(0, std::max(record_.retry_after_unix, record_.lockout_until_unix) - now);
-    s.locked_out = now < record_.lockout_until_unix;
+    s.retry_after_seconds = internal::RetryAfterSeconds(record_, now);
+    s.locked_out = internal::LockedOut(record_, now);
     s.device_secret_protection = device_protection_;
     return s;
   }
@@ -317,9 +316,8 @@ class KeybagImpl final : public Keybag {
         {"unavailable_classes", std::move(reasons)},
         {"failed_attempts", record_.failed_attempts},
         {"max_failed_attempts", options_.max_failed_attempts},
-        {"retry_after_seconds",
-         std::max<int64_t>(0, std::max(record_.retry_after_unix, record_.lockout_until_unix) - now)},
-        {"locked_out", now < record_.lockout_until_unix},
+        {"retry_after_seconds", internal::RetryAfterSeconds(record_, now)},
+        {"locked_out", internal::LockedOut(record_, now)},
         {"device_secret_protection", device_protection_},
         {"passcode_bound_to",
          record_.passcode && !record_.passcode->sealed_entropy.empty() ? device_protection_ : "software"},
@@ -369,78 +367,12 @@ class KeybagImpl final : public Keybag {
     return full;
   }
 
-  Status Persist() { return internal::SaveRecord(dir_ / internal::kRecordFile, record_); }
+  fs::path RecordFile() const { return dir_ / internal::kRecordFile; }
+  Status Persist() { return internal::SaveRecord(RecordFile(), record_); }
 
-  bool VerifierMatches(const SecureBytes& passcode_key) const {
-    return record_.passcode &&
-           ConstantTimeEquals(internal::PasscodeVerifier(passcode_key), record_.passcode->verifier);
-  }
-
-  // `counted` is the record before this attempt; the attempt is already on disk as one failure.
-  Error RecordFailure(const KeybagRecord& counted, int64_t now, const Error* hardware_refusal = nullptr) {
-    record_ = counted;
-    Error e = internal::CountFailure(record_, options_, now, hardware_refusal);
-    // The count itself is durable already; only a delay could be lost here.
-    (void)Persist();
-    return e;
-  }
-
-  // An attempt that was not evaluated (the hardware refused before checking) does not count.
-  void Uncount(const KeybagRecord& counted) {
-    record_ = counted;
-    (void)Persist();
-  }
-
-  // Verifies `passcode` with attempt counting; on success, the passcode key. The attempt is
-  // written to disk as a failure before the passcode is checked: a guess whose count cannot be
-  // made durable is refused unchecked, and a crash during the check leaves it counted.
   Result<SecureBytes> CheckPasscodeLocked(const SecureBytes& passcode) {
-    const int64_t now = NowUnix();
-    RETURN_IF_ERROR(internal::AttemptsAllowed(record_, now));
-    const KeybagRecord before = record_;
-    record_.failed_attempts += 1;
-    record_.last_failure_unix = now;
-    if (Status saved = Persist(); !saved.ok()) {
-      record_ = before;
-      Error e = saved.error();
-      e.description = "the passcode was not checked because the attempt cannot be recorded: " + e.description;
-      return e;
-    }
-    const StoredPasscode& stored = *before.passcode;
-    auto stretched = internal::Argon2idSlowly(passcode, stored.salt, stored.argon2);
-    if (!stretched.ok()) {
-      Uncount(before);
-      return std::move(stretched).error();
-    }
-    SecureBytes entropy;
-    if (!stored.sealed_entropy.empty()) {
-      // The hardware checks the passcode first and counts a wrong one itself.
-      auto unsealed =
-          internal::UnsealPasscodeEntropy(options_.sealer.get(), *stretched, stored.sealed_entropy);
-      if (!unsealed.ok()) {
-        const std::string cause = unsealed.error().effective_cause();
-        if (cause == "tpm-auth-failed") return RecordFailure(before, now, &unsealed.error());
-        Uncount(before);
-        if (cause == "tpm-lockout") {
-          return internal::HardwareLockout(options_.sealer->name(), unsealed.error(),
-                                           record_.failed_attempts);
-        }
-        return std::move(unsealed).error();
-      }
-      entropy = std::move(unsealed).value();
-    }
-    SecureBytes key = internal::PasscodeKey(device_secret_, *stretched, entropy);
-    if (!VerifierMatches(key)) return RecordFailure(before, now);
-    KeybagRecord cleared = record_;
-    cleared.failed_attempts = 0;
-    cleared.last_failure_unix = before.last_failure_unix;
-    cleared.retry_after_unix = 0;
-    cleared.lockout_until_unix = 0;
-    std::swap(record_, cleared);
-    // Not written: the disk keeps one failure too many, which errs on the safe side; the right
-    // passcode is still accepted.
-    if (!Persist().ok()) std::swap(record_, cleared);
-    return key;
+    return internal::CheckPasscodeCounted(record_, RecordFile(), options_, device_secret_, passcode,
+                                          NowUnix());
   }
 
   // Unwraps every stored class key that the given keys can reach; those that do not unwrap go

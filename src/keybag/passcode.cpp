@@ -34,6 +34,10 @@ Bytes PasscodeVerifier(const SecureBytes& passcode_key) {
   return Bytes(v.data(), v.data() + v.size());
 }
 
+bool VerifierMatches(const KeybagRecord& record, const SecureBytes& passcode_key) {
+  return record.passcode && ConstantTimeEquals(PasscodeVerifier(passcode_key), record.passcode->verifier);
+}
+
 Result<Bytes> SealPasscodeEntropy(DeviceSecretSealer* sealer, const SecureBytes& stretched,
                                   SecureBytes* entropy) {
   entropy->clear();
@@ -61,60 +65,6 @@ Result<SecureBytes> UnsealPasscodeEntropy(DeviceSecretSealer* sealer, const Secu
         .WithCause("class-key-lost");
   }
   return entropy;
-}
-
-Status AttemptsAllowed(const KeybagRecord& record, int64_t now) {
-  const bool locked_out = now < record.lockout_until_unix;
-  const int64_t until = std::max(record.retry_after_unix, record.lockout_until_unix);
-  if (now >= until) return Ok();
-  Error e =
-      OSStatusError(errsec::kAuthFailed, locked_out ? "too many wrong passcodes: passcode entry is locked out"
-                                                    : "too many wrong passcodes: try again later")
-          .WithCause("passcode-attempts-exceeded")
-          .WithInfo("retry_after_seconds", until - now)
-          .WithInfo("failed_attempts", record.failed_attempts);
-  if (locked_out) e.user_info["locked_out"] = true;
-  return e;
-}
-
-Error CountFailure(KeybagRecord& record, const KeybagOptions& options, int64_t now,
-                   const Error* hardware_refusal) {
-  record.failed_attempts += 1;
-  record.last_failure_unix = now;
-  int64_t delay = 0;
-  if (!options.failure_delays.empty()) {
-    size_t i = std::min(static_cast<size_t>(record.failed_attempts - 1), options.failure_delays.size() - 1);
-    delay = options.failure_delays[i].count();
-  }
-  record.retry_after_unix = now + delay;
-  if (record.failed_attempts >= options.max_failed_attempts) {
-    record.lockout_until_unix = now + options.lockout_duration.count();
-  }
-  const int remaining = std::max(0, options.max_failed_attempts - record.failed_attempts);
-  Error e = AuthError(laerror::kAuthenticationFailed, "wrong passcode")
-                .WithCause("authentication-failed")
-                .WithInfo("failed_attempts", record.failed_attempts)
-                .WithInfo("attempts_remaining", remaining);
-  const int64_t wait = std::max(record.retry_after_unix, record.lockout_until_unix) - now;
-  if (wait > 0) e.user_info["retry_after_seconds"] = wait;
-  if (hardware_refusal != nullptr) e.underlying = std::make_shared<const Error>(*hardware_refusal);
-  return e;
-}
-
-Error HardwareLockout(std::string_view sealer_name, const Error& refusal, int failed_attempts) {
-  Error e = OSStatusError(errsec::kAuthFailed,
-                          "the sealing token (" + std::string(sealer_name) +
-                              ") is in dictionary-attack lockout: passcode attempts are refused")
-                .WithCause("tpm-lockout")
-                .WithInfo("failed_attempts", failed_attempts);
-  for (const Error* x = &refusal; x != nullptr; x = x->underlying.get()) {
-    if (x->user_info.contains("retry_after_seconds")) {
-      e.user_info["retry_after_seconds"] = x->user_info["retry_after_seconds"];
-      break;
-    }
-  }
-  e.underlying = std::make_shared<const Error>(refusal);
-  return e;
 }
 
 }  // namespace enclave::keybag::internal

@@ -1,23 +1,17 @@
 #include "keybag/primitives.h"
 
 #include <argon2.h>
-#include <fcntl.h>
 #include <linux/keyctl.h>
 #include <openssl/core_names.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <utility>
 
-#include "common/durable_io.h"
 #include "crypto/ec.h"
 
 namespace enclave::keybag::internal {
@@ -35,30 +29,6 @@ using KdfPtr = std::unique_ptr<EVP_KDF, OsslDeleter<EVP_KDF_free>>;
 using KdfCtxPtr = std::unique_ptr<EVP_KDF_CTX, OsslDeleter<EVP_KDF_CTX_free>>;
 
 constexpr size_t kIvBytes = 12;
-
-// A file descriptor closed on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int Release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
-Error IoError(const std::string& what, int err) {
-  if (err == ENOSPC || err == EDQUOT || err == EFBIG) {
-    return OSStatusError(errsec::kDiskFull, "keybag: " + what + ": " + std::strerror(err))
-        .WithCause("disk-full");
-  }
-  return OSStatusError(errsec::kIO, "keybag: " + what + ": " + std::strerror(err)).WithCause("database-io");
-}
 
 }  // namespace
 
@@ -102,18 +72,6 @@ std::optional<SecureBytes> UnwrapSecret(ByteView kek, ByteView aad, ByteView wra
   auto pt = crypto::AesGcmOpen(kek, wrapped.first(kIvBytes), aad, wrapped.subspan(kIvBytes));
   if (!pt.ok()) return std::nullopt;
   return std::move(pt).value();
-}
-
-Status WriteFileAtomic(const std::filesystem::path& path, ByteView contents) {
-  return durable::WriteFileAtomic(path, contents, 0600);
-}
-
-Result<Bytes> ReadWholeFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return IoError("cannot read " + path.filename().string(), errno);
-  Bytes data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return IoError("cannot read " + path.filename().string(), errno);
-  return data;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-// Building blocks private to the keybag: key derivation, class-key wrapping, atomic files and the
-// kernel keyring stash that carries the unlock state across daemon restarts (not reboots).
+// Building blocks private to the keybag: key derivation, class-key wrapping and the kernel
+// keyring stash that carries the unlock state across daemon restarts (not reboots).
 #pragma once
 
 #include <filesystem>
@@ -28,11 +28,6 @@ Result<SecureBytes> Argon2idSlowly(ByteView passcode, ByteView salt, const Argon
 // AES-256-GCM: iv (12) || ciphertext || tag (16). Unwrap gives nullopt when it does not authenticate.
 Bytes WrapSecret(ByteView kek, ByteView aad, ByteView secret);
 std::optional<SecureBytes> UnwrapSecret(ByteView kek, ByteView aad, ByteView wrapped);
-
-// Writes to a temporary file in the same directory (mode 0600), fsyncs it, renames it over
-// `path` and fsyncs the directory, so a crash leaves either the old or the new file.
-Status WriteFileAtomic(const std::filesystem::path& path, ByteView contents);
-Result<Bytes> ReadWholeFile(const std::filesystem::path& path);
 
 // The passcode key stashed in the kernel's per-user keyring. The kernel drops it on reboot, so
 // a restarted daemon can resume the unlock state while a rebooted machine starts locked.

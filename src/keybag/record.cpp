@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "common/durable_io.h"
 #include "crypto/ec.h"
 
 namespace enclave::keybag::internal {
@@ -56,7 +57,7 @@ bool SaneArgon2(const Argon2Params& p) {
 }  // namespace
 
 Result<KeybagRecord> LoadRecord(const std::filesystem::path& file) {
-  ASSIGN_OR_RETURN(Bytes text, ReadWholeFile(file));
+  ASSIGN_OR_RETURN(Bytes text, durable::ReadFile(file));
   return ParseRecord(text);
 }
 
@@ -107,7 +108,7 @@ Result<KeybagRecord> ParseRecord(ByteView text) {
 }
 
 Status SaveRecord(const std::filesystem::path& file, const KeybagRecord& r) {
-  return WriteFileAtomic(file, AsBytes(SerializeRecord(r)));
+  return durable::WriteFileAtomic(file, AsBytes(SerializeRecord(r)));
 }
 
 std::string SerializeRecord(const KeybagRecord& r) {
@@ -158,7 +159,7 @@ Result<DeviceSecret> LoadOrCreateDeviceSecret(const std::filesystem::path& dir, 
   std::error_code ec;
   if (std::filesystem::exists(sealed, ec)) {
     if (sealer == nullptr) return SecretLost("the device secret is sealed by a token that is not configured");
-    ASSIGN_OR_RETURN(Bytes blob, ReadWholeFile(sealed));
+    ASSIGN_OR_RETURN(Bytes blob, durable::ReadFile(sealed));
     auto secret = sealer->Unseal(blob);
     if (!secret.ok() || secret->size() != kSecretBytes) {
       Error e = SecretLost("the sealing token (" + std::string(sealer->name()) +
@@ -171,7 +172,7 @@ Result<DeviceSecret> LoadOrCreateDeviceSecret(const std::filesystem::path& dir, 
   if (std::filesystem::exists(plain, ec)) {
     // A secret created before a sealer was configured stays a file: re-sealing it would not
     // protect the copies that already existed.
-    ASSIGN_OR_RETURN(Bytes bytes, ReadWholeFile(plain));
+    ASSIGN_OR_RETURN(Bytes bytes, durable::ReadFile(plain));
     SecureBytes secret{ByteView(bytes)};
     OPENSSL_cleanse(bytes.data(), bytes.size());
     if (secret.size() != kSecretBytes) return SecretLost("the device secret file has the wrong size");
@@ -181,10 +182,10 @@ Result<DeviceSecret> LoadOrCreateDeviceSecret(const std::filesystem::path& dir, 
   SecureBytes secret = crypto::RandomSecret(kSecretBytes);
   if (sealer != nullptr) {
     ASSIGN_OR_RETURN(Bytes blob, sealer->Seal(secret));
-    RETURN_IF_ERROR(WriteFileAtomic(sealed, blob));
+    RETURN_IF_ERROR(durable::WriteFileAtomic(sealed, blob));
     return DeviceSecret{std::move(secret), std::string(sealer->name())};
   }
-  RETURN_IF_ERROR(WriteFileAtomic(plain, secret));
+  RETURN_IF_ERROR(durable::WriteFileAtomic(plain, secret));
   return DeviceSecret{std::move(secret), "file"};
 }
 

@@ -184,14 +184,6 @@ Bytes EcPointDer(ByteView x963) {
   return out;
 }
 
-Bytes BoolValue(bool b) { return Bytes{static_cast<uint8_t>(b ? CK_TRUE : CK_FALSE)}; }
-
-Bytes UlongValue(CK_ULONG v) {
-  Bytes out(sizeof v);
-  std::memcpy(out.data(), &v, sizeof v);
-  return out;
-}
-
 std::optional<AttributeValue> ObjectAttribute(const Object& o, const KeyInfo* key, CK_ATTRIBUTE_TYPE type) {
   switch (o.kind) {
     case ObjectKind::kPrivateKey:

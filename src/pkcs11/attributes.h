@@ -6,6 +6,7 @@
 
 #include "common/bytes.h"
 #include "pkcs11/module.h"
+#include "pkcs11/template.h"
 
 namespace enclave::pkcs11 {
 
@@ -13,9 +14,6 @@ namespace enclave::pkcs11 {
 const Bytes& P256Params();
 // DER OCTET STRING wrapping the X9.63 point (67 bytes for P-256).
 Bytes EcPointDer(ByteView x963);
-
-Bytes BoolValue(bool b);
-Bytes UlongValue(CK_ULONG v);
 
 struct AttributeValue {
   Bytes bytes;

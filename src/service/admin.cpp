@@ -62,7 +62,9 @@ Result<nlohmann::json> Passcode(EnclaveImpl& enclave, const std::string& command
   } else if (command == "lock") {
     bag.Lock();
   } else if (command == "passcode.set" || command == "passcode.change") {
-    if (secrets.empty() || secrets.size() > 2) return BadArgs("passcode set needs the new passcode (and the old one)");
+    if (secrets.empty() || secrets.size() > 2) {
+      return BadArgs("passcode set needs the new passcode (and the old one)");
+    }
     if (secrets.back().empty()) return BadArgs("the new passcode must not be empty");
     std::optional<SecureBytes> old;
     if (secrets.size() == 2) old = secrets[0];
@@ -94,8 +96,8 @@ Result<nlohmann::json> RunAdmin(EnclaveImpl& enclave, SessionImpl& session, cons
   }
   if (command == "biometry") return Biometry(enclave, args);
   if (command == "unlock" || command == "lock" || command.rfind("passcode.", 0) == 0) {
-    if (command != "unlock" && command != "lock" && command != "passcode.set" && command != "passcode.change" &&
-        command != "passcode.remove") {
+    if (command != "unlock" && command != "lock" && command != "passcode.set" &&
+        command != "passcode.change" && command != "passcode.remove") {
       return BadArgs("unknown command '" + command + "'");
     }
     return Passcode(enclave, command, secrets);
@@ -105,13 +107,18 @@ Result<nlohmann::json> RunAdmin(EnclaveImpl& enclave, SessionImpl& session, cons
     ASSIGN_OR_RETURN(auto events, enclave.Events());
     nlohmann::json list = nlohmann::json::array();
     for (const auto& e : events) {
-      list.push_back({{"time", e.time_ms}, {"kind", e.kind}, {"cause", e.cause}, {"kids", e.kids}, {"details", e.details}});
+      list.push_back({{"time", e.time_ms},
+                      {"kind", e.kind},
+                      {"cause", e.cause},
+                      {"kids", e.kids},
+                      {"details", e.details}});
     }
     return nlohmann::json{{"events", list}};
   }
   if (command == "sysdiagnose") return enclave.Diagnostics();
   if (command == "inject") return InjectFault(enclave, session, args);
   if (command == "attest") return AttestKey(enclave, session, args);
+  if (command.rfind("reports.", 0) == 0) return enclave.fleet().Admin(command, args);
   return BadArgs("unknown command '" + command + "'");
 }
 

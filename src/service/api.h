@@ -4,11 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/bytes.h"
 #include "common/result.h"
@@ -24,7 +23,7 @@ struct KeyInfo {
   Bytes application_label;
   Bytes application_tag;
   std::string access_group;
-  std::string token;           // "soft" | "tpm2"
+  std::string token;  // "soft" | "tpm2"
   std::string key_class = "private";
   std::string key_type = "ec";
   int key_size = 256;
@@ -53,7 +52,7 @@ struct KeySpec {
   bool permanent = true;
   std::optional<bool> can_sign, can_derive, can_decrypt;
   std::optional<std::string> application_password;  // for the application-password flag
-  bool ssh = false;                                  // offered by the ssh agent
+  bool ssh = false;                                 // offered by the ssh agent
 };
 
 struct KeyQuery {
@@ -87,7 +86,7 @@ struct AuthOptions {
 struct OperationResult {
   std::string kid;
   std::string algorithm;
-  Bytes output;          // signature, plaintext or derived secret
+  Bytes output;  // signature, plaintext or derived secret
   bool prompted = false;
 };
 
@@ -113,8 +112,9 @@ class Api {
   virtual Result<OperationResult> Decrypt(const KeyQuery& key, const std::string& algorithm,
                                           const Bytes& ciphertext, const AuthOptions& auth) = 0;
   virtual Result<OperationResult> KeyExchange(const KeyQuery& key, const std::string& algorithm,
-                                              const Bytes& peer_public_key, std::optional<size_t> requested_size,
-                                              const Bytes& shared_info, const AuthOptions& auth) = 0;
+                                              const Bytes& peer_public_key,
+                                              std::optional<size_t> requested_size, const Bytes& shared_info,
+                                              const AuthOptions& auth) = 0;
   // Private-key export is never possible: errSecUnimplemented (-4).
   virtual Result<Bytes> ExportPrivateKey(const KeyQuery& key) = 0;
 

@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
 #include "common/durable_io.h"
+#include "reports/device_facts.h"
 
 namespace enclave::service {
 namespace {
@@ -46,6 +48,15 @@ bool IsSeconds(const std::string& v) {
   }
 }
 
+bool IsOnOff(const std::string& v) { return v == "on" || v == "off"; }
+// A relying party's base URL: http or https, no credentials, no spaces; empty: no reports.
+bool IsReportServer(const std::string& v) {
+  return v.empty() ||
+         (v.size() <= 512 && !reports::OriginOfUrl(v).empty() &&
+          std::none_of(v.begin(), v.end(), [](unsigned char c) { return c <= ' ' || c >= 0x7f; }));
+}
+bool IsEmptyOrIdentifier(const std::string& v) { return v.empty() || reports::IsIdentifier(v); }
+
 const KeyRule kRules[] = {
     {"biometry", "none", IsBiometry, "none | fprintd | simulator"},
     {"tpm2-tcti", "", IsTcti, "device:/dev/tpmrm0 | swtpm:host=H,port=P | mssim:... | empty"},
@@ -55,6 +66,11 @@ const KeyRule kRules[] = {
     {"logind-session", "", AnyText, "a logind session id (empty: this login session)"},
     {"ssh-agent-upstream", "", IsEmptyOrAbsolutePath,
      "the absolute path of another agent's socket (e.g. ssh-agent's), or empty"},
+    // Fleet reports (docs/fleet.md): off unless both are set.
+    {"report-server", "", IsReportServer, "the relying party's http(s) base URL, or empty"},
+    {"report-failures", "off", IsOnOff, "on | off"},
+    {"app-id", "", IsEmptyOrIdentifier, "empty, or 1 to 64 of A-Z a-z 0-9 . _ + ~ : -"},
+    {"app-version", "", IsEmptyOrIdentifier, "empty, or 1 to 64 of A-Z a-z 0-9 . _ + ~ : -"},
 };
 
 const KeyRule* FindRule(const std::string& key) {
@@ -79,7 +95,9 @@ Status WriteFileAtomically(const std::filesystem::path& path, const std::string&
 
 Result<std::string> ReadFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return OSStatusError(errsec::kIO, "cannot read " + path.filename().string()).WithCause("database-io");
+  if (!in) {
+    return OSStatusError(errsec::kIO, "cannot read " + path.filename().string()).WithCause("database-io");
+  }
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();

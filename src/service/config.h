@@ -5,10 +5,9 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "common/result.h"
 
@@ -23,7 +22,9 @@ class Config {
   // Keys: biometry (none | fprintd | simulator; default none: a simulator is never a silent
   // default), tpm2-tcti (empty: no TPM), passcode-max-attempts (1..100, default 10),
   // passcode-lockout-seconds (default 86400), fprintd-user (default: the daemon's user),
-  // ssh-agent-upstream (empty, or the socket of an agent the ssh agent forwards file keys to).
+  // ssh-agent-upstream (empty, or the socket of an agent the ssh agent forwards file keys to);
+  // fleet reports: report-server (URL), report-failures (on | off, default off), app-id and
+  // app-version (what the app sets, sent with each report).
   Status Set(const std::string& key, const std::string& value);
   Result<std::string> Get(const std::string& key) const;
   std::string biometry() const { return GetOr("biometry"); }

@@ -119,8 +119,11 @@ nlohmann::json EnclaveImpl::DoctorReport() {
   int healthy = 0, unavailable = 0, dead = 0;
   auto items = AllItems(*keychain_);
   for (const auto& item : items.ok() ? *items : std::vector<keychain::KeyItem>{}) {
-    nlohmann::json k = {{"kid", item.kid}, {"label", item.label}, {"token", item.token},
-                        {"application_label_hex", HexEncode(item.application_label)}, {"description", Describe(item)}};
+    nlohmann::json k = {{"kid", item.kid},
+                        {"label", item.label},
+                        {"token", item.token},
+                        {"application_label_hex", HexEncode(item.application_label)},
+                        {"description", Describe(item)}};
     Status st = CheckUsable(item, "sign digest");
     if (st.ok()) {
       auto unwrapped = Unwrap(item, "sign digest");
@@ -139,6 +142,7 @@ nlohmann::json EnclaveImpl::DoctorReport() {
       k["remedy"] = e.remedy();
       k["error"] = e.ToJson();
       ++(permanent ? dead : unavailable);
+      if (permanent) fleet_->NoteFailure(item, "doctor", e, /*found_by_doctor=*/true);
     }
     keys.push_back(k);
   }
@@ -160,7 +164,9 @@ Result<nlohmann::json> EnclaveImpl::Diagnostics() {
   auto events = Events();
   nlohmann::json ev = nlohmann::json::array();
   if (events.ok()) {
-    for (const auto& e : *events) ev.push_back({{"time", e.time_ms}, {"kind", e.kind}, {"cause", e.cause}, {"kids", e.kids}});
+    for (const auto& e : *events) {
+      ev.push_back({{"time", e.time_ms}, {"kind", e.kind}, {"cause", e.cause}, {"kids", e.kids}});
+    }
   }
   files["events.json"] = nlohmann::json{{"events", ev}}.dump(2);
   // Key inventory: attributes and public keys only.

@@ -51,6 +51,7 @@ Status EnclaveImpl::Init() {
   // destroyed: finish it, so no listed key is missing its class key.
   if (!keybag_->State().passcode_set) RETURN_IF_ERROR(DestroyPasscodeBoundKeys(/*only_if_any=*/true));
   RETURN_IF_ERROR(OpenProviders());
+  fleet_ = std::make_unique<FleetReporter>(*this, options_.home / "reports", options_.on_reports_queued);
   if (options_.follow_session_lock) {
     lock_watcher_ =
         std::make_unique<SessionLockWatcher>(config_.GetOr("logind-session"), [this](bool locked) {
@@ -134,6 +135,15 @@ void EnclaveImpl::NewKeyGeneration() {
 
 Status EnclaveImpl::SetConfig(const std::string& key, const std::string& value) {
   NewKeyGeneration();
+  if (key.rfind("report-", 0) == 0 || key.rfind("app-", 0) == 0) {
+    {
+      std::lock_guard lock(mu_);
+      RETURN_IF_ERROR(config_.Set(key, value));
+    }
+    // Outside mu_: the reporter reads the configuration.
+    if (fleet_) fleet_->ConfigChanged();
+    return Ok();
+  }
   {
     std::lock_guard lock(mu_);
     // The agent forwarding to itself would answer every request with a request to itself.

@@ -29,6 +29,9 @@ struct EnclaveOptions {
   // Whom fprintd verifies unless the configuration names someone (empty: $USER). The system
   // daemon sets the calling user.
   std::string fprintd_user;
+  // Called when fleet reports were queued (service/fleet_reports.h), from a worker thread: the
+  // daemon starts a sender process. Empty: reports wait for `enclave report send`.
+  std::function<void()> on_reports_queued;
 };
 
 class Enclave;
@@ -43,8 +46,8 @@ class Session : public Api {
   // permanence says whether it ever can again.
   virtual Status CheckKeyUsable(const KeyQuery& key) = 0;
   // Appends to the event journal (`enclave events`). Details name who asked, never data.
-  virtual void RecordEvent(const std::string& kind, const std::string& cause, const std::vector<std::string>& kids,
-                           nlohmann::json details) = 0;
+  virtual void RecordEvent(const std::string& kind, const std::string& cause,
+                           const std::vector<std::string>& kids, nlohmann::json details) = 0;
   // As RecordEvent, but only the first time `kind` is recorded for `kid` (over the journal's
   // life); returns whether it was recorded now.
   virtual bool RecordEventOnce(const std::string& kind, const std::string& cause, const std::string& kid,

@@ -15,10 +15,11 @@
 #include "keybag/keybag.h"
 #include "keychain/keychain.h"
 #include "service/config.h"
+#include "service/enclave.h"
 #include "service/event_batch.h"
+#include "service/fleet_reports.h"
 #include "service/key_cache.h"
 #include "service/session_lock.h"
-#include "service/enclave.h"
 #include "token/token.h"
 
 namespace enclave::service {
@@ -44,6 +45,7 @@ class EnclaveImpl : public Enclave {
   // The journal, with the entries still waiting in the group commit (event_batch.h).
   Result<std::vector<keychain::Event>> Events();
   keybag::Keybag& keybag() { return *keybag_; }
+  FleetReporter& fleet() { return *fleet_; }
   Result<token::Token*> GetToken(const std::string& id);
   // The configured biometry provider, or null when biometry is "none".
   std::shared_ptr<auth::BiometryProvider> biometry();
@@ -117,9 +119,11 @@ class EnclaveImpl : public Enclave {
   std::shared_ptr<auth::BiometryProvider> biometry_;
   std::shared_ptr<auth::BiometrySimulator> simulator_;
   std::map<int, EventListener> listeners_;
-  std::map<std::string, std::string> lost_keys_;  // kid -> cause, from state.json
+  std::map<std::string, std::string> lost_keys_;        // kid -> cause, from state.json
   std::optional<std::set<std::string>> recorded_once_;  // "kind kid", loaded from the journal on first use
-  std::unique_ptr<SessionLockWatcher> lock_watcher_;  // last: stopped first
+  std::unique_ptr<SessionLockWatcher> lock_watcher_;
+  // Last: its worker (which reads keys and configuration) stops before anything it uses goes.
+  std::unique_ptr<FleetReporter> fleet_;
   int next_listener_ = 1;
 };
 

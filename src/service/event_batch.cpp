@@ -2,13 +2,11 @@
 
 namespace enclave::service {
 
+EventBatch::EventBatch(keychain::Keychain* keychain)
+    : keychain_(keychain), writer_(kGroupInterval, [this] { (void)Flush(); }) {}
+
 EventBatch::~EventBatch() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (writer_.joinable()) writer_.join();
+  writer_.Stop();
   std::unique_lock lock(mu_);
   (void)CommitPending(lock);
 }
@@ -17,11 +15,10 @@ void EventBatch::Add(keychain::Event event) {
   bool first = false;
   {
     std::lock_guard lock(mu_);
-    if (!writer_.joinable() && !stopping_) writer_ = std::thread([this] { Loop(); });
     first = pending_.empty();
     pending_.push_back(std::move(event));
   }
-  if (first) wake_.notify_all();
+  if (first) writer_.Wake();
 }
 
 Status EventBatch::Flush() {
@@ -48,18 +45,6 @@ Status EventBatch::CommitPending(std::unique_lock<std::mutex>& lock) {
   commit.unlock();
   lock.lock();
   return committed;
-}
-
-void EventBatch::Loop() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-    if (stopping_) break;
-    // Let the group gather; a Flush in between commits it sooner.
-    wake_.wait_for(lock, kGroupInterval, [this] { return stopping_; });
-    if (stopping_) break;  // the destructor commits what is left
-    (void)CommitPending(lock);
-  }
 }
 
 }  // namespace enclave::service

@@ -8,11 +8,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <mutex>
-#include <thread>
 #include <vector>
 
+#include "common/flusher.h"
 #include "keychain/keychain.h"
 
 namespace enclave::service {
@@ -21,7 +20,7 @@ class EventBatch {
  public:
   static constexpr auto kGroupInterval = std::chrono::milliseconds(100);
 
-  explicit EventBatch(keychain::Keychain* keychain) : keychain_(keychain) {}
+  explicit EventBatch(keychain::Keychain* keychain);
   ~EventBatch();
   EventBatch(const EventBatch&) = delete;
   EventBatch& operator=(const EventBatch&) = delete;
@@ -35,15 +34,12 @@ class EventBatch {
  private:
   // Commits what is pending, with mu_ held through `lock` on entry and on return.
   Status CommitPending(std::unique_lock<std::mutex>& lock);
-  void Loop();
 
   keychain::Keychain* keychain_;
-  std::mutex mu_;         // guards pending_ and stopping_; never held across a commit
+  std::mutex mu_;         // guards pending_; never held across a commit
   std::mutex commit_mu_;  // held for each commit (see CommitPending)
-  std::condition_variable wake_;
   std::vector<keychain::Event> pending_;
-  bool stopping_ = false;
-  std::thread writer_;  // started with the first entry: a daemon forks after opening its enclave
+  Flusher writer_;  // commits a group kGroupInterval after its first entry; last, so it stops first
 };
 
 }  // namespace enclave::service

@@ -113,7 +113,9 @@ Result<nlohmann::json> InjectFault(EnclaveImpl& enclave, SessionImpl& session, c
   // Blob and database damage are not device events, but a support bundle must show that they
   // were injected rather than found.
   if (fault == "blob-flip" || fault == "blob-missing" || fault == "db-page-corrupt") {
-    const char* cause = fault == "blob-flip" ? "key-blob-corrupt" : fault == "blob-missing" ? "key-blob-missing" : "database-corrupt";
+    const char* cause = fault == "blob-flip"      ? "key-blob-corrupt"
+                        : fault == "blob-missing" ? "key-blob-missing"
+                                                  : "database-corrupt";
     enclave.RecordEvent("fault-injected", cause, kids, {{"fault", fault}});
   }
   return nlohmann::json{{"fault", fault}, {"kids", kids}};

@@ -9,7 +9,8 @@ namespace enclave::service {
 namespace {
 
 int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -17,7 +18,8 @@ Result<keybag::ProtectionClass> ClassOf(const keychain::KeyItem& item) {
   for (auto c : keybag::AllProtectionClasses()) {
     if (keybag::PlatformCode(c) == item.accessible) return c;
   }
-  return KeystoreError(aks::kError, "unknown protection class '" + item.accessible + "'").WithCause("key-blob-corrupt");
+  return KeystoreError(aks::kError, "unknown protection class '" + item.accessible + "'")
+      .WithCause("key-blob-corrupt");
 }
 
 }  // namespace
@@ -43,7 +45,8 @@ std::string EnclaveImpl::Describe(const keychain::KeyItem& item) {
   return token::KeyDescription(tag, item.kid);
 }
 
-Error EnclaveImpl::TokenRefusal(const keychain::KeyItem& item, const std::string& operation, const Error& inner) {
+Error EnclaveImpl::TokenRefusal(const keychain::KeyItem& item, const std::string& operation,
+                                const Error& inner) {
   const std::string text = Describe(item) + ": unable to " + operation;
   Error e = TokenError(tkerror::kCorruptedData, text);
   e.user_info["NSDebugDescription"] = text;
@@ -58,16 +61,18 @@ Error EnclaveImpl::TokenRefusal(const keychain::KeyItem& item, const std::string
 Result<keychain::KeyItem> EnclaveImpl::GenerateItem(const KeySpec& spec) {
   const bool ec = spec.key_type == "ec" || spec.key_type == "ecsecprimerandom" || spec.key_type == "73";
   if (!ec || spec.key_size != 256) {
-    return OSStatusError(errsec::kParam, "the " + spec.token + " token holds only EC P-256 keys (key type ec, 256 bits); "
-                                         "asked for key type '" + spec.key_type + "', " + std::to_string(spec.key_size) +
-                                         " bits")
+    return OSStatusError(errsec::kParam, "the " + spec.token +
+                                             " token holds only EC P-256 keys (key type ec, 256 bits); "
+                                             "asked for key type '" +
+                                             spec.key_type + "', " + std::to_string(spec.key_size) + " bits")
         .WithCause("bad-parameter");
   }
   ASSIGN_OR_RETURN(keybag::ProtectionClass pclass, keybag::ParseAccessible(spec.accessible));
   ASSIGN_OR_RETURN(auth::AccessPolicy policy, auth::AccessPolicy::FromNames(spec.access_control, true));
   RETURN_IF_ERROR(auth::BindPolicyAtCreation(policy, biometry().get()));
   if (spec.application_label && spec.application_label->empty()) {
-    return OSStatusError(errsec::kParam, "the application label must not be empty").WithCause("bad-parameter");
+    return OSStatusError(errsec::kParam, "the application label must not be empty")
+        .WithCause("bad-parameter");
   }
   ASSIGN_OR_RETURN(token::Token * token, GetToken(spec.token));
   ASSIGN_OR_RETURN(token::GeneratedKey generated, token->GenerateKeySlowly());
@@ -76,8 +81,8 @@ Result<keychain::KeyItem> EnclaveImpl::GenerateItem(const KeySpec& spec) {
   item.public_key_x963 = generated.key->PublicKeyX963();
   item.kid = token::KeyId(item.public_key_x963);
   item.label = spec.label.value_or("");
-  item.application_label =
-      spec.application_label ? *spec.application_label : crypto::Digest(crypto::Hash::kSha1, item.public_key_x963);
+  item.application_label = spec.application_label ? *spec.application_label
+                                                  : crypto::Digest(crypto::Hash::kSha1, item.public_key_x963);
   item.application_tag = spec.application_tag.value_or(Bytes{});
   item.access_group = spec.access_group.value_or("");
   item.token = std::string(token->id());
@@ -95,16 +100,18 @@ Result<keychain::KeyItem> EnclaveImpl::GenerateItem(const KeySpec& spec) {
 
 Status EnclaveImpl::CheckUsable(const keychain::KeyItem& item, const std::string& operation) {
   if (auto lost = LostKeyCause(item.kid)) {
-    return TokenRefusal(item, operation,
-                        KeystoreError(aks::kBadDeviceKey, "the keybag that protected this key was re-created (" +
-                                                              *lost + "); the key cannot be recovered")
-                            .WithCause(*lost));
+    return TokenRefusal(
+        item, operation,
+        KeystoreError(aks::kBadDeviceKey, "the keybag that protected this key was re-created (" + *lost +
+                                              "); the key cannot be recovered")
+            .WithCause(*lost));
   }
   auto policy = auth::AccessPolicy::Deserialize(item.access_control);
   if (!policy.ok()) {
-    return TokenRefusal(item, operation,
-                        KeystoreError(aks::kError, "the stored access control is not valid: " + policy.error().description)
-                            .WithCause("key-blob-corrupt"));
+    return TokenRefusal(
+        item, operation,
+        KeystoreError(aks::kError, "the stored access control is not valid: " + policy.error().description)
+            .WithCause("key-blob-corrupt"));
   }
   if (policy->needs_biometry()) {
     auto state = BiometryStateNow();
@@ -134,10 +141,12 @@ Status EnclaveImpl::CheckUsable(const keychain::KeyItem& item, const std::string
   return Ok();
 }
 
-Result<SecureBytes> EnclaveImpl::UnsealTokenBlob(const keychain::KeyItem& item, const std::string& operation) {
+Result<SecureBytes> EnclaveImpl::UnsealTokenBlob(const keychain::KeyItem& item,
+                                                 const std::string& operation) {
   if (item.sealed_blob.empty()) {
-    return TokenRefusal(item, operation,
-                        KeystoreError(aks::kError, "the key item has no key blob").WithCause("key-blob-missing"));
+    return TokenRefusal(
+        item, operation,
+        KeystoreError(aks::kError, "the key item has no key blob").WithCause("key-blob-missing"));
   }
   auto pclass = ClassOf(item);
   if (!pclass.ok()) return TokenRefusal(item, operation, pclass.error());

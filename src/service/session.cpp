@@ -46,7 +46,9 @@ Result<std::vector<KeyInfo>> SessionImpl::FindKeys(const KeyQuery& query) {
     for (const auto& item : *found) out.push_back(ToKeyInfo(item, enclave_.Describe(item)));
     if (!query.match_all && !out.empty()) break;
   }
-  if (out.empty()) return OSStatusError(errsec::kItemNotFound, "no matching items found").WithCause("item-not-found");
+  if (out.empty()) {
+    return OSStatusError(errsec::kItemNotFound, "no matching items found").WithCause("item-not-found");
+  }
   return out;
 }
 
@@ -75,10 +77,15 @@ Result<int> SessionImpl::UpdateKeys(const KeyQuery& query, const KeyChanges& cha
   enclave_.NewKeyGeneration();
   for (keychain::Keychain* store : Stores()) {
     auto n = store->Update(ToItemQuery(all), update);
-    if (n.ok()) count += *n;
-    else if (n.error().code != errsec::kItemNotFound) return n.error();
+    if (n.ok()) {
+      count += *n;
+    } else if (n.error().code != errsec::kItemNotFound) {
+      return n.error();
+    }
   }
-  if (count == 0) return OSStatusError(errsec::kItemNotFound, "no matching items found").WithCause("item-not-found");
+  if (count == 0) {
+    return OSStatusError(errsec::kItemNotFound, "no matching items found").WithCause("item-not-found");
+  }
   return count;
 }
 
@@ -89,10 +96,15 @@ Result<int> SessionImpl::DeleteKeys(const KeyQuery& query) {
   enclave_.NewKeyGeneration();
   for (keychain::Keychain* store : Stores()) {
     auto n = store->Delete(ToItemQuery(all));
-    if (n.ok()) count += *n;
-    else if (n.error().code != errsec::kItemNotFound) return n.error();
+    if (n.ok()) {
+      count += *n;
+    } else if (n.error().code != errsec::kItemNotFound) {
+      return n.error();
+    }
   }
-  if (count == 0) return OSStatusError(errsec::kItemNotFound, "no matching items found").WithCause("item-not-found");
+  if (count == 0) {
+    return OSStatusError(errsec::kItemNotFound, "no matching items found").WithCause("item-not-found");
+  }
   return count;
 }
 
@@ -100,7 +112,8 @@ namespace {
 
 Status CheckAlgorithm(const crypto::Algorithm& alg, crypto::Operation op, const char* what) {
   if (alg.operation != op) {
-    return OSStatusError(errsec::kParam, "algorithm " + alg.name + " is not " + what).WithCause("unsupported-algorithm");
+    return OSStatusError(errsec::kParam, "algorithm " + alg.name + " is not " + what)
+        .WithCause("unsupported-algorithm");
   }
   return Ok();
 }
@@ -116,7 +129,8 @@ Status CheckCapability(bool allowed, const char* attribute) {
 
 }  // namespace
 
-Result<auth::Evaluation> SessionImpl::Authenticate(const keychain::KeyItem& item, const AuthOptions& options) {
+Result<auth::Evaluation> SessionImpl::Authenticate(const keychain::KeyItem& item,
+                                                   const AuthOptions& options) {
   ASSIGN_OR_RETURN(auth::AccessPolicy policy, auth::AccessPolicy::Deserialize(item.access_control));
   auth::AuthRequest request;
   request.operation_prompt = options.operation_prompt;
@@ -138,8 +152,9 @@ Result<auth::Evaluation> SessionImpl::Authenticate(const keychain::KeyItem& item
   return evaluation;
 }
 
-Result<OperationResult> SessionImpl::PrivateOperation(const keychain::KeyItem& item, const std::string& operation,
-                                                      const AuthOptions& auth, const KeyUse& use) {
+Result<OperationResult> SessionImpl::PrivateOperation(const keychain::KeyItem& item,
+                                                      const std::string& operation, const AuthOptions& auth,
+                                                      const KeyUse& use) {
   RETURN_IF_ERROR(enclave_.CheckUsable(item, operation));
   ASSIGN_OR_RETURN(auth::Evaluation evaluation, Authenticate(item, auth));
   // Read before loading: an invalidation while the key loads leaves it cached under a stale
@@ -161,8 +176,8 @@ Result<OperationResult> SessionImpl::PrivateOperation(const keychain::KeyItem& i
   };
   if (!cached) RETURN_IF_ERROR(load());
   auto output = use(*key);
-  if (!output.ok() && cached && (output.error().domain == domain::kCryptoTokenKit ||
-                                 output.error().domain == domain::kTPM)) {
+  if (!output.ok() && cached &&
+      (output.error().domain == domain::kCryptoTokenKit || output.error().domain == domain::kTPM)) {
     // The token may have lost the key since it was loaded (a TPM cleared or replaced): load it
     // again, as an uncached request would, and report what that says.
     cache.Drop(item.kid);
@@ -171,7 +186,9 @@ Result<OperationResult> SessionImpl::PrivateOperation(const keychain::KeyItem& i
   }
   if (!output.ok()) {
     Error e = std::move(output).error();
-    if (e.domain == domain::kCryptoTokenKit || e.domain == domain::kTPM) e = enclave_.TokenRefusal(item, operation, e);
+    if (e.domain == domain::kCryptoTokenKit || e.domain == domain::kTPM) {
+      e = enclave_.TokenRefusal(item, operation, e);
+    }
     e.prompted = evaluation.prompted;
     return e;
   }
@@ -182,8 +199,8 @@ Result<OperationResult> SessionImpl::PrivateOperation(const keychain::KeyItem& i
   return r;
 }
 
-Result<OperationResult> SessionImpl::Sign(const KeyQuery& key, const std::string& algorithm, const Bytes& input,
-                                          const AuthOptions& auth) {
+Result<OperationResult> SessionImpl::Sign(const KeyQuery& key, const std::string& algorithm,
+                                          const Bytes& input, const AuthOptions& auth) {
   ASSIGN_OR_RETURN(crypto::Algorithm alg, crypto::FindAlgorithm(algorithm));
   RETURN_IF_ERROR(CheckAlgorithm(alg, crypto::Operation::kSign, "a signature algorithm"));
   ASSIGN_OR_RETURN(Bytes digest, crypto::SignatureInputDigest(alg, input));
@@ -193,7 +210,11 @@ Result<OperationResult> SessionImpl::Sign(const KeyQuery& key, const std::string
     ASSIGN_OR_RETURN(Bytes der, k.SignDigestSlowly(digest));
     return crypto::SignatureOutput(alg, der);
   });
-  if (result.ok()) result->algorithm = alg.name;
+  if (result.ok()) {
+    result->algorithm = alg.name;
+  } else {
+    enclave_.fleet().NoteFailure(item, "sign", result.error(), /*found_by_doctor=*/false);
+  }
   return result;
 }
 
@@ -210,17 +231,23 @@ Result<OperationResult> SessionImpl::Decrypt(const KeyQuery& key, const std::str
     ASSIGN_OR_RETURN(SecureBytes plain, crypto::EciesDecryptWithSharedSecret(alg, ciphertext, z));
     return Bytes(plain.data(), plain.data() + plain.size());
   });
-  if (result.ok()) result->algorithm = alg.name;
+  if (result.ok()) {
+    result->algorithm = alg.name;
+  } else {
+    enclave_.fleet().NoteFailure(item, "decrypt", result.error(), /*found_by_doctor=*/false);
+  }
   return result;
 }
 
 Result<OperationResult> SessionImpl::KeyExchange(const KeyQuery& key, const std::string& algorithm,
-                                                 const Bytes& peer_public_key, std::optional<size_t> requested_size,
+                                                 const Bytes& peer_public_key,
+                                                 std::optional<size_t> requested_size,
                                                  const Bytes& shared_info, const AuthOptions& auth) {
   ASSIGN_OR_RETURN(crypto::Algorithm alg, crypto::FindAlgorithm(algorithm));
   RETURN_IF_ERROR(CheckAlgorithm(alg, crypto::Operation::kKeyExchange, "a key exchange algorithm"));
   if (alg.kdf && !requested_size) {
-    return OSStatusError(errsec::kParam, "algorithm " + alg.name + " needs a requested size").WithCause("bad-parameter");
+    return OSStatusError(errsec::kParam, "algorithm " + alg.name + " needs a requested size")
+        .WithCause("bad-parameter");
   }
   ASSIGN_OR_RETURN(crypto::EcPublicKey peer, crypto::EcPublicKey::Parse(peer_public_key));
   ASSIGN_OR_RETURN(keychain::KeyItem item, FindOne(key));
@@ -231,7 +258,11 @@ Result<OperationResult> SessionImpl::KeyExchange(const KeyQuery& key, const std:
     ASSIGN_OR_RETURN(SecureBytes out, crypto::KeyExchangeOutput(alg, z, requested_size, shared_info));
     return Bytes(out.data(), out.data() + out.size());
   });
-  if (result.ok()) result->algorithm = alg.name;
+  if (result.ok()) {
+    result->algorithm = alg.name;
+  } else {
+    enclave_.fleet().NoteFailure(item, "ecdh", result.error(), /*found_by_doctor=*/false);
+  }
   return result;
 }
 
@@ -241,7 +272,9 @@ Result<Bytes> SessionImpl::ExportPrivateKey(const KeyQuery& key) {
       .WithCause("unimplemented");
 }
 
-Result<std::string> SessionImpl::CreateAuthContext(int reuse_seconds) { return contexts_.Create(reuse_seconds); }
+Result<std::string> SessionImpl::CreateAuthContext(int reuse_seconds) {
+  return contexts_.Create(reuse_seconds);
+}
 
 Status SessionImpl::InvalidateAuthContext(const std::string& context_id) {
   RETURN_IF_ERROR(contexts_.Satisfied(context_id));
@@ -254,8 +287,8 @@ Status SessionImpl::CheckKeyUsable(const KeyQuery& key) {
   return enclave_.CheckUsable(item, "sign digest");
 }
 
-void SessionImpl::RecordEvent(const std::string& kind, const std::string& cause, const std::vector<std::string>& kids,
-                              nlohmann::json details) {
+void SessionImpl::RecordEvent(const std::string& kind, const std::string& cause,
+                              const std::vector<std::string>& kids, nlohmann::json details) {
   enclave_.RecordEvent(kind, cause, kids, std::move(details));
 }
 

@@ -12,6 +12,7 @@ namespace {
 // OpenSSH's own agent keeps at most this many session-binds per connection.
 constexpr size_t kMaxBindings = 16;
 constexpr char kSignAlgorithm[] = "ecdsa-signature-message-x962-sha256";
+constexpr char kNotOffered[] = "the key is not an enclave key offered for ssh";
 
 Bytes Failure() { return {kFailure}; }
 Bytes Success() { return {kSuccess}; }
@@ -197,7 +198,7 @@ void Agent::Journal(const std::string& kind, const KeyInfo& key, const std::opti
 Bytes Agent::Sign(const SignRequest& req, ByteView message, Outcome* outcome) {
   const auto point = EcdsaP256Point(req.key_blob);
   std::optional<KeyInfo> key = point ? SshKeyWithPoint(*point, outcome) : std::nullopt;
-  if (!key) return Forward(message, "the key is not an enclave key offered for ssh", outcome);
+  if (!key) return Forward(message, kNotOffered, outcome);
   outcome->kids.push_back(key->kid);
   AuthOptions auth;
   auth.operation_prompt = Requester() + " wants to sign with the ssh key \"" + KeyComment(*key) + "\"";
@@ -208,7 +209,7 @@ Bytes Agent::Sign(const SignRequest& req, ByteView message, Outcome* outcome) {
     // Deleted, or no longer offered for ssh, since this connection last used it.
     known_.erase(key->kid);
     outcome->kids.pop_back();
-    return Forward(message, "the key is not an enclave key offered for ssh", outcome);
+    return Forward(message, kNotOffered, outcome);
   }
   Result<Bytes> raw =
       signature.ok() ? crypto::DerSignatureToRaw(signature->output) : Result<Bytes>(signature.error());
@@ -227,31 +228,32 @@ Bytes Agent::Remove(const RemoveIdentity& req, ByteView message, Outcome* outcom
   const auto point = EcdsaP256Point(req.key_blob);
   if (point) known_.erase(token::KeyId(*point));  // asked afresh: it may be off already
   std::optional<KeyInfo> key = point ? SshKeyWithPoint(*point, outcome) : std::nullopt;
-  if (!key) return Forward(message, "the key is not an enclave key offered for ssh", outcome);
+  if (!key) return Forward(message, kNotOffered, outcome);
   outcome->kids.push_back(key->kid);
+  if (Status unlisted = Unlist(*key); !unlisted.ok()) {
+    outcome->error = unlisted.error();
+    return Failure();
+  }
+  return Success();
+}
+
+Status Agent::Unlist(const KeyInfo& key) {
   // The key stays in the enclave: it is only no longer offered (`key update --ssh on` brings it back).
   KeyChanges off;
   off.ssh = false;
-  auto n = session_.UpdateKeys(ByKid(key->kid), off);
-  if (!n.ok()) {
-    outcome->error = n.error();
-    return Failure();
-  }
-  Journal("ssh-key-unlisted", *key, std::nullopt);
-  return Success();
+  auto n = session_.UpdateKeys(ByKid(key.kid), off);
+  if (!n.ok()) return n.error();
+  Journal("ssh-key-unlisted", key, std::nullopt);
+  return Ok();
 }
 
 Bytes Agent::RemoveAll(ByteView message, Outcome* outcome) {
   for (const auto& key : SshKeys(outcome)) {
-    KeyChanges off;
-    off.ssh = false;
-    auto n = session_.UpdateKeys(ByKid(key.kid), off);
-    if (!n.ok()) {
-      outcome->error = n.error();
+    if (Status unlisted = Unlist(key); !unlisted.ok()) {
+      outcome->error = unlisted.error();
       return Failure();
     }
     if (outcome->kids.size() < 16) outcome->kids.push_back(key.kid);
-    Journal("ssh-key-unlisted", key, std::nullopt);
   }
   if (Upstream* upstream = UpstreamAgent()) {
     auto reply = upstream->RoundTrip(message);

@@ -58,6 +58,8 @@ class Agent {
   Bytes RemoveAll(ByteView message, Outcome* outcome);
   Bytes Bind(const Extension& ext, ByteView message, Outcome* outcome);
   Bytes Forward(ByteView message, const std::string& why_local_refused, Outcome* outcome);
+  // Stops offering `key` for ssh (Remove and RemoveAll answer the same way) and journals it.
+  Status Unlist(const KeyInfo& key);
 
   // The enclave keys marked for ssh (empty when there are none).
   std::vector<KeyInfo> SshKeys(Outcome* outcome);

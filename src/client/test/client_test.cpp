@@ -4,6 +4,9 @@
 
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
+
+#include <thread>
 
 #include "crypto/algorithm.h"
 #include "daemon/test/daemon_fixture.h"
@@ -59,6 +62,72 @@ TEST_F(ClientTest, AutostartsTheDaemonAndStopsIt) {
   ASSERT_TRUE(after.ok()) << after.error().ToString();
   EXPECT_NE((*after)["pid"], pid);
   ASSERT_TRUE(client::StopDaemon(home_).ok());
+}
+
+// Listens at the home's socket, as a daemon that dies with a request queued: accepts one
+// connection, waits for its request, unlinks the socket and closes without reading it.
+class ResettingListener {
+ public:
+  explicit ResettingListener(const std::filesystem::path& path) : path_(path) {
+    listen_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.string().size() + 1);
+    bound_ = ::bind(listen_.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 &&
+             ::listen(listen_.get(), 4) == 0;
+    thread_ = std::thread([this] {
+      daemon::UniqueFd conn(::accept(listen_.get(), nullptr, nullptr));
+      // Peeked, not read: a Unix socket closed with unread bytes resets its peer, as a daemon
+      // killed with a request queued does.
+      char buf[1];
+      (void)::recv(conn.get(), buf, sizeof buf, MSG_PEEK);
+      ::unlink(path_.c_str());
+      listen_.reset();
+    });
+  }
+  ~ResettingListener() { thread_.join(); }
+  bool bound() const { return bound_; }
+
+ private:
+  std::filesystem::path path_;
+  daemon::UniqueFd listen_;
+  bool bound_ = false;
+  std::thread thread_;
+};
+
+TEST_F(ClientTest, ResetBeforeAnyReplyResendsAStatelessRequestToANewDaemon) {
+  {
+    auto c = client::Client::Connect(Autostart());
+    ASSERT_TRUE(c.ok()) << c.error().ToString();
+    ASSERT_TRUE((*c)->CreateKey(Spec("resent")).ok());
+  }
+  ASSERT_TRUE(client::StopDaemon(home_).ok());
+  ResettingListener listener(enclave::SocketPath(home_));
+  ASSERT_TRUE(listener.bound());
+  auto c = client::Client::Connect(Autostart());
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  auto found = (*c)->FindKeys(ByLabel("resent"));
+  ASSERT_TRUE(found.ok()) << found.error().ToString();
+  EXPECT_EQ(found->size(), 1u);
+  auto status = client::DaemonStatus(home_);
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE((*status)["running"].get<bool>());
+  ASSERT_TRUE(client::StopDaemon(home_).ok());
+}
+
+TEST_F(ClientTest, ResetBeforeAnyReplyIsNotResentForARequestThatChangesState) {
+  ResettingListener listener(enclave::SocketPath(home_));
+  ASSERT_TRUE(listener.bound());
+  auto c = client::Client::Connect(Autostart());
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  // A creation that may have committed before the reset must not be done twice.
+  auto key = (*c)->CreateKey(Spec("maybe-created"));
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.error().effective_cause(), "daemon-unavailable");
+  EXPECT_NE(key.error().description.find("reset"), std::string::npos) << key.error().description;
+  auto status = client::DaemonStatus(home_);
+  ASSERT_TRUE(status.ok());
+  EXPECT_FALSE((*status)["running"].get<bool>());
 }
 
 TEST_F(ClientTest, StaleSocketFileIsReplaced) {

@@ -2,6 +2,8 @@
 // peer checks, sessions, and the request log.
 #include <pwd.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -10,6 +12,8 @@
 #include <random>
 #include <sstream>
 
+#include "daemon/listen.h"
+#include "daemon/server.h"
 #include "daemon/test/daemon_fixture.h"
 
 namespace enclave::testing {
@@ -165,6 +169,53 @@ TEST_F(DaemonSocketTest, ShutdownRequestStopsCleanly) {
   EXPECT_EQ(WaitChild(), 0);
   EXPECT_FALSE(std::filesystem::exists(enclave::SocketPath(home_)));
   EXPECT_FALSE(std::filesystem::exists(enclave::PidPath(home_)));
+}
+
+bool Connectable(const std::filesystem::path& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.string().size() + 1);
+  daemon::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  return ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+// A client that reaches a daemon still opening its enclave would be reset if that daemon is
+// killed or fails to start: until Start() the sockets are bound only under staging names.
+TEST_F(DaemonSocketTest, SocketsAreReachableOnlyOnceTheDaemonServes) {
+  daemon::ServerOptions options;
+  options.home = home_;
+  auto server = daemon::Server::Listen(options);
+  ASSERT_TRUE(server.ok()) << server.error().ToString();
+  EXPECT_FALSE(Connectable(enclave::SocketPath(home_)));
+  EXPECT_FALSE(Connectable((*server)->agent_socket_path()));
+  EXPECT_FALSE(std::filesystem::exists(enclave::SocketPath(home_)));
+  ASSERT_TRUE((*server)->Start().ok());
+  EXPECT_TRUE(Connectable(enclave::SocketPath(home_)));
+  EXPECT_TRUE(Connectable((*server)->agent_socket_path()));
+  for (const auto& entry : std::filesystem::directory_iterator(home_)) {
+    EXPECT_NE(entry.path().filename().string().front(), '.') << "a staging socket was left: " << entry.path();
+  }
+}
+
+// A daemon killed between Listen and Start leaves its staging sockets; the next one replaces them.
+TEST_F(DaemonSocketTest, StagingSocketsOfAKilledDaemonAreReplaced) {
+  {
+    daemon::ServerOptions options;
+    options.home = home_;
+    auto first = daemon::Server::Listen(options);
+    ASSERT_TRUE(first.ok()) << first.error().ToString();
+  }  // the destructor removes them; recreate what a SIGKILL leaves
+  for (const auto& path : {enclave::SocketPath(home_), home_ / "ssh-agent.sock"}) {
+    const auto staging = daemon::StagingPathOf(path);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, staging.c_str(), staging.string().size() + 1);
+    daemon::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_EQ(::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0)
+        << staging << ": " << std::strerror(errno);
+  }
+  StartChild();
+  ExpectServing();
 }
 
 TEST_F(DaemonSocketTest, SecondDaemonOnSameHomeRefuses) {

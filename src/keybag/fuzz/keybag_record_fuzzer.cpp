@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "keybag/passcode.h"
+#include "keybag/attempts.h"
 #include "keybag/primitives.h"
 #include "keybag/record.h"
 

@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/durable_io.h"
 #include "crypto/ec.h"
 #include "keybag/record.h"
 #include "keybag/test/keybag_test_util.h"
@@ -196,7 +197,7 @@ TEST_F(KeybagTest, FilesArePrivateAndHoldNoSecretInClear) {
     EXPECT_EQ(st.st_mode & 0777, 0600u) << name;
   }
   // Re-derive the class keys independently from the files, as the design describes them.
-  Bytes device = *internal::ReadWholeFile(dir_ / internal::kDeviceSecretFile);
+  Bytes device = *durable::ReadFile(dir_ / internal::kDeviceSecretFile);
   ASSERT_EQ(device.size(), 32u);
   auto record = internal::LoadRecord(dir_ / internal::kRecordFile);
   ASSERT_TRUE(record.ok());
@@ -218,7 +219,7 @@ TEST_F(KeybagTest, FilesArePrivateAndHoldNoSecretInClear) {
     needles.emplace_back(key->data(), key->data() + key->size());
     needles.push_back(ToBytes(HexEncode(key->view())));
   }
-  Bytes json = *internal::ReadWholeFile(dir_ / internal::kRecordFile);
+  Bytes json = *durable::ReadFile(dir_ / internal::kRecordFile);
   Bytes describe = ToBytes(OpenOrDie()->Describe().dump());
   for (const Bytes& needle : needles) {
     EXPECT_EQ(std::search(json.begin(), json.end(), needle.begin(), needle.end()), json.end());
@@ -247,7 +248,7 @@ TEST_F(KeybagTest, CorruptedClassKeyIsClassKeyLost) {
 
 TEST_F(KeybagTest, DamagedRecordIsReportedNotReplaced) {
   OpenOrDie();
-  ASSERT_TRUE(internal::WriteFileAtomic(dir_ / internal::kRecordFile, AsBytes("{not json")).ok());
+  ASSERT_TRUE(durable::WriteFileAtomic(dir_ / internal::kRecordFile, AsBytes("{not json")).ok());
   auto kb = Keybag::Open(dir_, TestOptions());
   ExpectKeystore(kb, aks::kBadDeviceKey, "class-key-lost");
 }

@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "common/durable_io.h"
 #include "crypto/ec.h"
 #include "keybag/primitives.h"
 #include "keybag/record.h"
@@ -121,7 +122,7 @@ TEST_F(PasscodeBindingTest, TheSealedEntropyIsPartOfThePasscodeKey) {
   // Without the entropy the right passcode no longer derives the passcode key.
   nlohmann::json r = Record();
   r["passcode"].erase("sealed_entropy");
-  ASSERT_TRUE(internal::WriteFileAtomic(dir_ / internal::kRecordFile, AsBytes(r.dump())).ok());
+  ASSERT_TRUE(durable::WriteFileAtomic(dir_ / internal::kRecordFile, AsBytes(r.dump())).ok());
   auto kb = OpenOrDie(Options());
   auto s = kb->Unlock(Pass("1234"));
   ASSERT_FALSE(s.ok());

@@ -5,8 +5,8 @@
 // length's top bit says "NULL value"]. The lengths are the caller's word and stay true to the
 // bytes given (a caller that lies about its own buffer is outside what any module can check);
 // NULL values with a length, odd sizes for booleans and integers and unknown types are all fair.
+#include <algorithm>
 #include <cstdint>
-#include <vector>
 
 #include "pkcs11/attributes.h"
 
@@ -30,8 +30,8 @@ KeyInfo SampleKey() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::vector<CK_ATTRIBUTE> tmpl;
-  std::vector<std::vector<uint8_t>> values;  // owned, writable copies: ASan sees each end
+  // Owned copies of the values (a Template's), so that ASan sees where each one ends.
+  Template tmpl;
   size_t at = 0;
   while (at + 6 <= size && tmpl.size() < 32) {
     const CK_ATTRIBUTE_TYPE type = (CK_ULONG{data[at]} << 24) | (CK_ULONG{data[at + 1]} << 16) |
@@ -40,16 +40,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     at += 6;
     const bool null_value = (raw_len & 0x8000) != 0;
     size_t len = raw_len & 0x7fff;
-    if (!null_value && len > size - at) len = size - at;
-    CK_ATTRIBUTE a{type, nullptr, len};
-    if (!null_value) {
-      values.emplace_back(data + at, data + at + len);
-      a.pValue = values.back().empty() ? nullptr : values.back().data();
-      at += len;
+    if (null_value) {
+      tmpl.Raw(type, nullptr, len);
+      continue;
     }
-    tmpl.push_back(a);
+    len = std::min(len, size - at);
+    tmpl.Bytes(type, ByteView(data + at, len));
+    at += len;
   }
-  // (A moved inner vector keeps its buffer, so the pointers survive `values` growing.)
 
   const KeyInfo key = SampleKey();
   Object objects[3];
@@ -60,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   objects[2].secret->value = SecureBytes(Bytes(32, 7));
 
   if (CheckTemplate(tmpl.data(), tmpl.size()) != CKR_OK) return 0;
-  for (const CK_ATTRIBUTE& a : tmpl) {
+  for (const CK_ATTRIBUTE& a : tmpl.attributes()) {
     if (IsBoolAttribute(a.type)) (void)ReadBool(a);
     if (IsUlongAttribute(a.type)) (void)ReadUlong(a);
     (void)ReadBytes(a);
@@ -70,7 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const KeyInfo* k = o.kind == ObjectKind::kSecretKey ? nullptr : &key;
     (void)Matches(o, k, tmpl.data(), tmpl.size());
     // C_GetAttributeValue into the caller's buffers (the template's values, or length queries).
-    for (CK_ATTRIBUTE out : tmpl) (void)CopyAttribute(out, ObjectAttribute(o, k, out.type));
+    for (CK_ATTRIBUTE out : tmpl.attributes()) (void)CopyAttribute(out, ObjectAttribute(o, k, out.type));
   }
   return 0;
 }

@@ -17,10 +17,10 @@ struct Row {
 };
 
 TEST_F(Pkcs11Arguments, EveryBadCallHasItsCode) {
-  CK_SESSION_HANDLE s = Open();
-  auto [pub_key, priv_key] = Generate(s, "args");
-  static CK_BYTE params[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
-  static CK_BYTE p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
+  CK_SESSION_HANDLE session = Open();
+  auto [pub_key, priv_key] = Generate(session, "args");
+  static const Bytes params = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+  static const Bytes p384 = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
   using F = CK_FUNCTION_LIST*;
   using S = CK_SESSION_HANDLE;
   using O = CK_OBJECT_HANDLE;
@@ -62,20 +62,18 @@ TEST_F(Pkcs11Arguments, EveryBadCallHasItsCode) {
        [](F f, S s, O, O) { return f->C_FindObjectsInit(s, nullptr, 1); }},
       {"C_FindObjectsInit(CK_BBOOL of 4 bytes)", CKR_ATTRIBUTE_VALUE_INVALID,
        [](F f, S s, O, O) {
-         CK_ULONG big = 1;
-         CK_ATTRIBUTE a = {CKA_TOKEN, &big, sizeof big};
-         return f->C_FindObjectsInit(s, &a, 1);
+         Template a = Template().Ulong(CKA_TOKEN, 1);
+         return f->C_FindObjectsInit(s, a.data(), a.size());
        }},
       {"C_FindObjectsInit(CKA_CLASS of 1 byte)", CKR_ATTRIBUTE_VALUE_INVALID,
        [](F f, S s, O, O) {
-         CK_BYTE c = 3;
-         CK_ATTRIBUTE a = {CKA_CLASS, &c, 1};
-         return f->C_FindObjectsInit(s, &a, 1);
+         Template a = Template().Bytes(CKA_CLASS, Bytes{3});
+         return f->C_FindObjectsInit(s, a.data(), a.size());
        }},
       {"C_FindObjectsInit(value NULL, length 5)", CKR_ATTRIBUTE_VALUE_INVALID,
        [](F f, S s, O, O) {
-         CK_ATTRIBUTE a = {CKA_ID, nullptr, 5};
-         return f->C_FindObjectsInit(s, &a, 1);
+         Template a = Template().Raw(CKA_ID, nullptr, 5);
+         return f->C_FindObjectsInit(s, a.data(), a.size());
        }},
       {"C_FindObjects(not initialized)", CKR_OPERATION_NOT_INITIALIZED,
        [](F f, S s, O, O) {
@@ -89,31 +87,30 @@ TEST_F(Pkcs11Arguments, EveryBadCallHasItsCode) {
        [](F f, S s, O pub, O) { return f->C_GetAttributeValue(s, pub, nullptr, 1); }},
       {"C_GetAttributeValue(bad object)", CKR_OBJECT_HANDLE_INVALID,
        [](F f, S s, O, O) {
-         CK_ATTRIBUTE a = {CKA_CLASS, nullptr, 0};
-         return f->C_GetAttributeValue(s, 4242, &a, 1);
+         Template a = Template().Raw(CKA_CLASS, nullptr, 0);
+         return f->C_GetAttributeValue(s, 4242, a.data(), a.size());
        }},
       {"C_GetAttributeValue(unknown type)", CKR_ATTRIBUTE_TYPE_INVALID,
        [](F f, S s, O pub, O) {
-         CK_ATTRIBUTE a = {CKA_MODULUS, nullptr, 0};
-         CK_RV rv = f->C_GetAttributeValue(s, pub, &a, 1);
-         return a.ulValueLen == CK_UNAVAILABLE_INFORMATION ? rv : CKR_GENERAL_ERROR;
+         Template a = Template().Raw(CKA_MODULUS, nullptr, 0);
+         CK_RV rv = f->C_GetAttributeValue(s, pub, a.data(), a.size());
+         return a.attributes()[0].ulValueLen == CK_UNAVAILABLE_INFORMATION ? rv : CKR_GENERAL_ERROR;
        }},
       {"C_GetAttributeValue(EC_POINT into 10 bytes)", CKR_BUFFER_TOO_SMALL,
        [](F f, S s, O pub, O) {
          CK_BYTE buf[10];
-         CK_ATTRIBUTE a = {CKA_EC_POINT, buf, sizeof buf};
-         return f->C_GetAttributeValue(s, pub, &a, 1);
+         Template a = Template().Raw(CKA_EC_POINT, buf, sizeof buf);
+         return f->C_GetAttributeValue(s, pub, a.data(), a.size());
        }},
       {"C_SetAttributeValue(CKA_LABEL value NULL, length 3)", CKR_ATTRIBUTE_VALUE_INVALID,
        [](F f, S s, O pub, O) {
-         CK_ATTRIBUTE a = {CKA_LABEL, nullptr, 3};
-         return f->C_SetAttributeValue(s, pub, &a, 1);
+         Template a = Template().Raw(CKA_LABEL, nullptr, 3);
+         return f->C_SetAttributeValue(s, pub, a.data(), a.size());
        }},
       {"C_SetAttributeValue(CKA_EC_POINT)", CKR_ATTRIBUTE_READ_ONLY,
        [](F f, S s, O pub, O) {
-         CK_BYTE b[3] = {4, 1, 0};
-         CK_ATTRIBUTE a = {CKA_EC_POINT, b, sizeof b};
-         return f->C_SetAttributeValue(s, pub, &a, 1);
+         Template a = Template().Bytes(CKA_EC_POINT, Bytes{4, 1, 0});
+         return f->C_SetAttributeValue(s, pub, a.data(), a.size());
        }},
       {"C_SignInit(mechanism NULL)", CKR_ARGUMENTS_BAD,
        [](F f, S s, O, O priv) { return f->C_SignInit(s, nullptr, priv); }},
@@ -187,17 +184,17 @@ TEST_F(Pkcs11Arguments, EveryBadCallHasItsCode) {
       {"C_GenerateKeyPair(P-384)", CKR_CURVE_NOT_SUPPORTED,
        [](F f, S s, O, O) {
          CK_MECHANISM m = {CKM_EC_KEY_PAIR_GEN, nullptr, 0};
-         CK_ATTRIBUTE a = {CKA_EC_PARAMS, p384, sizeof p384};
+         Template a = Template().Bytes(CKA_EC_PARAMS, p384);
          CK_OBJECT_HANDLE x, y;
-         return f->C_GenerateKeyPair(s, &m, &a, 1, nullptr, 0, &x, &y);
+         return f->C_GenerateKeyPair(s, &m, a.data(), a.size(), nullptr, 0, &x, &y);
        }},
       {"C_GenerateKeyPair(extractable)", CKR_ATTRIBUTE_VALUE_INVALID,
        [](F f, S s, O, O) {
          CK_MECHANISM m = {CKM_EC_KEY_PAIR_GEN, nullptr, 0};
-         CK_BBOOL yes = CK_TRUE;
-         CK_ATTRIBUTE pub = {CKA_EC_PARAMS, params, sizeof params}, priv = {CKA_EXTRACTABLE, &yes, 1};
+         Template pub = Template().Bytes(CKA_EC_PARAMS, params);
+         Template priv = Template().Bool(CKA_EXTRACTABLE, true);
          CK_OBJECT_HANDLE x, y;
-         return f->C_GenerateKeyPair(s, &m, &pub, 1, &priv, 1, &x, &y);
+         return f->C_GenerateKeyPair(s, &m, pub.data(), pub.size(), priv.data(), priv.size(), &x, &y);
        }},
       {"C_GenerateKeyPair(handles NULL)", CKR_ARGUMENTS_BAD,
        [](F f, S s, O, O) {
@@ -258,7 +255,7 @@ TEST_F(Pkcs11Arguments, EveryBadCallHasItsCode) {
       {"C_Encrypt", CKR_FUNCTION_NOT_SUPPORTED,
        [](F f, S s, O, O) { return f->C_Encrypt(s, nullptr, 0, nullptr, nullptr); }},
   };
-  for (const auto& row : rows) EXPECT_EQ(row.call(f(), s, pub_key, priv_key), row.expected) << row.what;
+  for (const auto& row : rows) EXPECT_EQ(row.call(f(), session, pub_key, priv_key), row.expected) << row.what;
 
   // A read-only session may not destroy a token key; a random 0-length call is fine anyway.
   CK_SESSION_HANDLE ro = Open(false);

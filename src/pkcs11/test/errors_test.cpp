@@ -22,12 +22,18 @@ std::string ReadAll(const std::string& path) {
 
 TEST(Pkcs11Errors, EveryCatalogCauseHasExactlyOneRow) {
   const auto catalog = nlohmann::json::parse(ReadAll(ENCLAVE_SOURCE_DIR "/../../errors/catalog.json"));
+  // A relying party's reasons (`"source": "relying-party"`) come over HTTP to `enclave rp`, never
+  // from the daemon: the module cannot meet them and has no row for them.
   std::set<std::string> causes;
-  for (const auto& c : catalog["causes"]) causes.insert(c["id"].get<std::string>());
+  for (const auto& c : catalog["causes"]) {
+    if (c.value("source", "") != "relying-party") causes.insert(c["id"].get<std::string>());
+  }
+  ASSERT_GT(causes.size(), 40u);
   std::map<std::string, int> rows;
   for (const auto& row : ErrorTable()) rows[row.cause]++;
   for (const auto& c : causes) EXPECT_EQ(rows[c], 1) << c;
-  for (const auto& [c, n] : rows) EXPECT_TRUE(causes.count(c)) << c << " is not in the catalog";
+  for (const auto& [c, n] : rows)
+    EXPECT_TRUE(causes.count(c)) << c << " is not a device cause of the catalog";
 }
 
 TEST(Pkcs11Errors, DocsTableMatchesTheCode) {

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "pkcs11/vendor.h"
+
 namespace enclave::pkcs11::test {
 
 CK_FUNCTION_LIST* Module() {
@@ -103,22 +105,22 @@ CK_SESSION_HANDLE ModuleTest::Open(bool rw) {
 std::pair<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE> ModuleTest::Generate(CK_SESSION_HANDLE s, const std::string& id,
                                                                    bool token,
                                                                    const std::string& access_control) {
-  static CK_BYTE params[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
-  CK_BBOOL yes = CK_TRUE, tok = token ? CK_TRUE : CK_FALSE;
-  std::string label = "label-" + id, idc = id;
-  std::vector<CK_ATTRIBUTE> pub = {{CKA_TOKEN, &tok, 1},
-                                   {CKA_EC_PARAMS, params, sizeof params},
-                                   {CKA_VERIFY, &yes, 1},
-                                   {CKA_ID, idc.data(), idc.size()},
-                                   {CKA_LABEL, label.data(), label.size()}};
-  std::vector<CK_ATTRIBUTE> priv = {{CKA_TOKEN, &tok, 1},
-                                    {CKA_SIGN, &yes, 1},
-                                    {CKA_DERIVE, &yes, 1},
-                                    {CKA_SENSITIVE, &yes, 1},
-                                    {CKA_ID, idc.data(), idc.size()},
-                                    {CKA_LABEL, label.data(), label.size()}};
-  std::string ac = access_control;
-  if (!ac.empty()) priv.push_back({CKA_VENDOR_DEFINED | 0x454E4302UL, ac.data(), ac.size()});
+  static const Bytes params = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+  const std::string label = "label-" + id;
+  Template pub = Template()
+                     .Bool(CKA_TOKEN, token)
+                     .Bytes(CKA_EC_PARAMS, params)
+                     .Bool(CKA_VERIFY, true)
+                     .String(CKA_ID, id)
+                     .String(CKA_LABEL, label);
+  Template priv = Template()
+                      .Bool(CKA_TOKEN, token)
+                      .Bool(CKA_SIGN, true)
+                      .Bool(CKA_DERIVE, true)
+                      .Bool(CKA_SENSITIVE, true)
+                      .String(CKA_ID, id)
+                      .String(CKA_LABEL, label);
+  if (!access_control.empty()) priv.String(CKA_ENCLAVE_ACCESS_CONTROL, access_control);
   CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, nullptr, 0};
   CK_OBJECT_HANDLE hp = 0, hk = 0;
   EXPECT_EQ(f()->C_GenerateKeyPair(s, &mech, pub.data(), pub.size(), priv.data(), priv.size(), &hp, &hk),
@@ -126,7 +128,7 @@ std::pair<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE> ModuleTest::Generate(CK_SESSION_HA
   return {hp, hk};
 }
 
-std::vector<CK_OBJECT_HANDLE> ModuleTest::Find(CK_SESSION_HANDLE s, std::vector<CK_ATTRIBUTE> tmpl) {
+std::vector<CK_OBJECT_HANDLE> ModuleTest::Find(CK_SESSION_HANDLE s, Template tmpl) {
   std::vector<CK_OBJECT_HANDLE> out;
   EXPECT_EQ(f()->C_FindObjectsInit(s, tmpl.data(), tmpl.size()), CKR_OK);
   for (;;) {  // one at a time, as OpenSSH does
@@ -141,15 +143,15 @@ std::vector<CK_OBJECT_HANDLE> ModuleTest::Find(CK_SESSION_HANDLE s, std::vector<
 }
 
 Bytes ModuleTest::Attribute(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, CK_RV* rv) {
-  CK_ATTRIBUTE a = {t, nullptr, 0};
-  CK_RV r = f()->C_GetAttributeValue(s, o, &a, 1);
+  Template length = Template().Raw(t, nullptr, 0);
+  CK_RV r = f()->C_GetAttributeValue(s, o, length.data(), 1);
   if (r != CKR_OK) {
     if (rv) *rv = r;
     return {};
   }
-  Bytes out(a.ulValueLen);
-  a.pValue = out.data();
-  r = f()->C_GetAttributeValue(s, o, &a, 1);
+  Bytes out(length.data()->ulValueLen);
+  Template value = Template().Raw(t, out.data(), out.size());
+  r = f()->C_GetAttributeValue(s, o, value.data(), 1);
   if (rv) *rv = r;
   return out;
 }

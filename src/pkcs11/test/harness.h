@@ -11,6 +11,7 @@
 
 #include "common/bytes.h"
 #include "pkcs11/p11.h"
+#include "pkcs11/template.h"
 
 namespace enclave::pkcs11::test {
 
@@ -37,7 +38,7 @@ class ModuleTest : public ::testing::Test {
   std::pair<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE> Generate(CK_SESSION_HANDLE s, const std::string& id,
                                                          bool token = true,
                                                          const std::string& access_control = "");
-  std::vector<CK_OBJECT_HANDLE> Find(CK_SESSION_HANDLE s, std::vector<CK_ATTRIBUTE> tmpl);
+  std::vector<CK_OBJECT_HANDLE> Find(CK_SESSION_HANDLE s, Template tmpl);
   Bytes Attribute(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, CK_RV* rv = nullptr);
   CK_RV Sign(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_MECHANISM_TYPE m, const Bytes& data, Bytes* sig);
   Bytes PublicPoint(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub);  // X9.63, from CKA_EC_POINT

@@ -39,8 +39,7 @@ TEST_F(Pkcs11Module, OneSoftTokenWithoutTpmWithStableSerial) {
 TEST_F(Pkcs11Module, KeyPairObjectsAndAttributes) {
   CK_SESSION_HANDLE s = Open();
   auto [pub, priv] = Generate(s, "k1");
-  CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
-  auto pubs = Find(s, {{CKA_CLASS, &cls, sizeof cls}});
+  auto pubs = Find(s, Template().Ulong(CKA_CLASS, CKO_PUBLIC_KEY));
   ASSERT_EQ(pubs, std::vector<CK_OBJECT_HANDLE>{pub});
   const Bytes point = Attribute(s, pub, CKA_EC_POINT);
   ASSERT_EQ(point.size(), 67u);
@@ -65,19 +64,15 @@ TEST_F(Pkcs11Module, KeyPairObjectsAndAttributes) {
   EXPECT_FALSE(Attribute(s, priv, CKA_VENDOR_DEFINED | 0x454E4303UL).empty());  // kid
 
   // Private and public halves share CKA_ID; CLASS+ID+SIGN finds the private one (OpenSSH's query).
-  CK_OBJECT_CLASS pcls = CKO_PRIVATE_KEY;
-  CK_BBOOL yes = CK_TRUE;
-  std::string id = "k1";
-  EXPECT_EQ(Find(s, {{CKA_CLASS, &pcls, sizeof pcls}, {CKA_ID, id.data(), id.size()}, {CKA_SIGN, &yes, 1}}),
+  EXPECT_EQ(Find(s, Template().Ulong(CKA_CLASS, CKO_PRIVATE_KEY).String(CKA_ID, "k1").Bool(CKA_SIGN, true)),
             std::vector<CK_OBJECT_HANDLE>{priv});
 
   // Labels change; the application label (CKA_ID) is bound into the key blob.
-  std::string label = "renamed";
-  CK_ATTRIBUTE set_label = {CKA_LABEL, label.data(), label.size()};
-  EXPECT_EQ(f()->C_SetAttributeValue(s, pub, &set_label, 1), CKR_OK);
+  Template set_label = Template().String(CKA_LABEL, "renamed");
+  EXPECT_EQ(f()->C_SetAttributeValue(s, pub, set_label.data(), set_label.size()), CKR_OK);
   EXPECT_EQ(Text(Attribute(s, priv, CKA_LABEL)), "renamed");
-  CK_ATTRIBUTE set_id = {CKA_ID, id.data(), id.size()};
-  EXPECT_EQ(f()->C_SetAttributeValue(s, priv, &set_id, 1), CKR_ATTRIBUTE_READ_ONLY);
+  Template set_id = Template().String(CKA_ID, "k1");
+  EXPECT_EQ(f()->C_SetAttributeValue(s, priv, set_id.data(), set_id.size()), CKR_ATTRIBUTE_READ_ONLY);
 
   // Destroying the private half deletes the item; the public half then goes quietly.
   EXPECT_EQ(f()->C_DestroyObject(s, priv), CKR_OK);
@@ -145,11 +140,11 @@ TEST_F(Pkcs11Module, SessionKeyDiesWithItsSession) {
   ASSERT_EQ(f()->C_CloseSession(s), CKR_OK);
   EXPECT_TRUE(Find(other, {}).empty());
   // A token key needs a R/W session.
-  CK_BBOOL yes = CK_TRUE;
-  CK_ATTRIBUTE tok = {CKA_TOKEN, &yes, 1};
+  Template tok = Template().Bool(CKA_TOKEN, true);
   CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, nullptr, 0};
   CK_OBJECT_HANDLE hp, hk;
-  EXPECT_EQ(f()->C_GenerateKeyPair(other, &mech, &tok, 1, &tok, 1, &hp, &hk), CKR_SESSION_READ_ONLY);
+  EXPECT_EQ(f()->C_GenerateKeyPair(other, &mech, tok.data(), tok.size(), tok.data(), tok.size(), &hp, &hk),
+            CKR_SESSION_READ_ONLY);
 }
 
 TEST_F(Pkcs11Module, EcdhDeriveMatchesOpenSsl) {
@@ -163,13 +158,16 @@ TEST_F(Pkcs11Module, EcdhDeriveMatchesOpenSsl) {
   ASSERT_TRUE(expected.ok());
   Bytes peer_point = peer->PublicKey().X963();
 
-  CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-  CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
-  CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
-  CK_ULONG len = 32;
-  std::vector<CK_ATTRIBUTE> tmpl = {
-      {CKA_TOKEN, &no, 1},     {CKA_CLASS, &cls, sizeof cls}, {CKA_KEY_TYPE, &kt, sizeof kt},
-      {CKA_SENSITIVE, &no, 1}, {CKA_EXTRACTABLE, &yes, 1},    {CKA_VALUE_LEN, &len, sizeof len}};
+  auto secret_template = [](bool sensitive) {
+    return Template()
+        .Bool(CKA_TOKEN, false)
+        .Ulong(CKA_CLASS, CKO_SECRET_KEY)
+        .Ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
+        .Bool(CKA_SENSITIVE, sensitive)
+        .Bool(CKA_EXTRACTABLE, true)
+        .Ulong(CKA_VALUE_LEN, 32);
+  };
+  Template tmpl = secret_template(false);
   CK_ECDH1_DERIVE_PARAMS params{CKD_NULL, 0, nullptr, static_cast<CK_ULONG>(peer_point.size()),
                                 peer_point.data()};
   CK_MECHANISM mech = {CKM_ECDH1_DERIVE, &params, sizeof params};
@@ -187,7 +185,7 @@ TEST_F(Pkcs11Module, EcdhDeriveMatchesOpenSsl) {
             HexEncode(crypto::X963Kdf(crypto::Hash::kSha256, *expected, info, 32)));
 
   // A sensitive secret's value stays unreadable.
-  tmpl[3] = {CKA_SENSITIVE, &yes, 1};
+  tmpl = secret_template(true);
   ASSERT_EQ(f()->C_DeriveKey(s, &mech, priv, tmpl.data(), tmpl.size(), &secret), CKR_OK);
   CK_RV rv = CKR_OK;
   Attribute(s, secret, CKA_VALUE, &rv);
@@ -203,9 +201,9 @@ TEST_F(Pkcs11Module, LoginIsUnlockWithThePasscode) {
   EXPECT_EQ(info.flags & (CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED),
             CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED);
   CK_SESSION_HANDLE s2 = Open();
-  CK_OBJECT_CLASS pcls = CKO_PRIVATE_KEY, cls = CKO_PUBLIC_KEY;
-  EXPECT_TRUE(Find(s2, {{CKA_CLASS, &pcls, sizeof pcls}}).empty());  // private objects need a login
-  EXPECT_EQ(Find(s2, {{CKA_CLASS, &cls, sizeof cls}}).size(), 1u);   // public ones do not
+  const Template privates = Template().Ulong(CKA_CLASS, CKO_PRIVATE_KEY);
+  EXPECT_TRUE(Find(s2, privates).empty());                                      // they need a login
+  EXPECT_EQ(Find(s2, Template().Ulong(CKA_CLASS, CKO_PUBLIC_KEY)).size(), 1u);  // public ones do not
   std::string wrong = "111111", right = "246810";
   auto pin = [](std::string& p) { return reinterpret_cast<CK_UTF8CHAR_PTR>(p.data()); };
   EXPECT_EQ(f()->C_Login(s2, CKU_USER, pin(wrong), wrong.size()), CKR_PIN_INCORRECT);
@@ -216,7 +214,7 @@ TEST_F(Pkcs11Module, LoginIsUnlockWithThePasscode) {
   CK_SESSION_INFO si{};
   ASSERT_EQ(f()->C_GetSessionInfo(s2, &si), CKR_OK);
   EXPECT_EQ(si.state, CKS_RW_USER_FUNCTIONS);
-  EXPECT_EQ(Find(s2, {{CKA_CLASS, &pcls, sizeof pcls}}), std::vector<CK_OBJECT_HANDLE>{priv});
+  EXPECT_EQ(Find(s2, privates), std::vector<CK_OBJECT_HANDLE>{priv});
   Bytes sig;
   EXPECT_EQ(Sign(s2, priv, CKM_ECDSA, Bytes(32, 1), &sig), CKR_OK);
   ASSERT_EQ(f()->C_Logout(s2), CKR_OK);

@@ -59,12 +59,12 @@ TEST_F(Pkcs11Robustness, ThreadsShareTheModule) {
         Bytes sig;
         if (Sign(mine, priv, CKM_ECDSA_SHA256, Bytes(100, static_cast<uint8_t>(t)), &sig) != CKR_OK)
           ++failures;
-        CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
-        CK_ATTRIBUTE a = {CKA_CLASS, &cls, sizeof cls};
+        Template publics = Template().Ulong(CKA_CLASS, CKO_PUBLIC_KEY);
         CK_ULONG n = 0;
         CK_OBJECT_HANDLE h = 0;
-        if (f()->C_FindObjectsInit(mine, &a, 1) != CKR_OK || f()->C_FindObjects(mine, &h, 1, &n) != CKR_OK ||
-            n != 1 || f()->C_FindObjectsFinal(mine) != CKR_OK) {
+        if (f()->C_FindObjectsInit(mine, publics.data(), publics.size()) != CKR_OK ||
+            f()->C_FindObjects(mine, &h, 1, &n) != CKR_OK || n != 1 ||
+            f()->C_FindObjectsFinal(mine) != CKR_OK) {
           ++failures;
         }
       }
@@ -84,8 +84,8 @@ TEST_F(Pkcs11Robustness, RestartedDaemonIsReconnected) {
     ASSERT_TRUE(StopDaemon());
     EXPECT_EQ(Sign(s, priv, CKM_ECDSA, Bytes(32, 4), &sig), CKR_OK) << round;
   }
-  CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-  EXPECT_EQ(Find(s, {{CKA_CLASS, &cls, sizeof cls}}), std::vector<CK_OBJECT_HANDLE>{priv});  // same handle
+  EXPECT_EQ(Find(s, Template().Ulong(CKA_CLASS, CKO_PRIVATE_KEY)),
+            std::vector<CK_OBJECT_HANDLE>{priv});  // same handle
 }
 
 }  // namespace

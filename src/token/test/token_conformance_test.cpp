@@ -179,7 +179,7 @@ TEST_P(TokenConformance, CorruptBlobIsCryptoTokenKitCorruptedData) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tokens, TokenConformance, ::testing::ValuesIn(TokensUnderTest()),
-                         [](const ::testing::TestParamInfo<TokenUnderTest>& info) { return info.param.id; });
+                         [](const ::testing::TestParamInfo<TokenUnderTest>& p) { return p.param.id; });
 
 }  // namespace
 }  // namespace enclave::token

@@ -1,0 +1,16 @@
+// The relying party's one schema, as numbered migrations applied in order at start (both
+// dialects; only column types and the event id differ). Private to src/rp/store.
+#pragma once
+
+#include "common/result.h"
+#include "rp/store/sql.h"
+
+namespace enclave::rp::sql {
+
+inline constexpr int64_t kSchemaVersion = 3;
+
+// Brings the database to kSchemaVersion in one transaction (on PostgreSQL under an advisory lock,
+// so nodes starting together migrate once); refuses a newer version with store-schema-newer.
+Status Migrate(Connection& c);
+
+}  // namespace enclave::rp::sql
