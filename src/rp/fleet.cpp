@@ -170,6 +170,7 @@ void Fleet::NoteRebind(const std::string& credential_id) {
 }
 
 Status Fleet::Flush() {
+  std::lock_guard flush_lock(flush_mu_);
   std::vector<Pending> refusals, logins, rebinds;
   std::map<std::pair<int64_t, std::string>, int64_t> refused;
   {

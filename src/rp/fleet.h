@@ -6,6 +6,8 @@
 // Request-path calls are cheap: ingest is one transaction per batch, and the server's events
 // (refusals, logins, re-binds) are buffered in memory and written by Flush, which a worker calls
 // every second; Maintain (escalation decay, automatic resolution, retention) every few seconds.
+// The admin documents flush first, so that what they show includes every refusal this instance
+// has already answered.
 // Alerts go to an AlertSink that must not block (the webhook poster queues them).
 #pragma once
 
@@ -116,6 +118,9 @@ class Fleet {
   FleetClock clock_;
   AlertSink alerts_;
 
+  // One Flush at a time (the worker's and a reader's): each evaluates issues from a before-state
+  // it read, and two interleaved would transition one issue twice.
+  std::mutex flush_mu_;
   std::mutex mu_;
   std::vector<Pending> refusals_, logins_, rebinds_;
   std::map<std::pair<int64_t, std::string>, int64_t> refused_batches_;  // (hour, reason)

@@ -137,6 +137,7 @@ Result<json> Fleet::IssueJson(const IssueRecord& issue, int64_t now) {
 }
 
 Result<json> Fleet::Summary(const Query& q) {
+  RETURN_IF_ERROR(Flush());
   const int64_t now = clock_();
   ASSIGN_OR_RETURN(Window w, WindowOf(q, now));
   ASSIGN_OR_RETURN(int64_t active, fleet_.ActiveDevices(w.from_hour, w.to_hour));
@@ -218,6 +219,7 @@ Result<json> Fleet::Summary(const Query& q) {
 }
 
 Result<json> Fleet::Issues() {
+  RETURN_IF_ERROR(Flush());
   const int64_t now = clock_();
   ASSIGN_OR_RETURN(auto issues, fleet_.Issues());
   json out = json::array();
@@ -229,6 +231,7 @@ Result<json> Fleet::Issues() {
 }
 
 Result<json> Fleet::Issue(const std::string& id, const Query& q) {
+  RETURN_IF_ERROR(Flush());
   const int64_t now = clock_();
   ASSIGN_OR_RETURN(auto key, SplitIssueId(id));
   ASSIGN_OR_RETURN(Window w, WindowOf(q, now));
@@ -266,6 +269,7 @@ Result<json> Fleet::Resolve(const std::string& id) {
 }
 
 Result<Fleet::Exported> Fleet::Export(const Query& q) {
+  RETURN_IF_ERROR(Flush());
   const int64_t now = clock_();
   ASSIGN_OR_RETURN(Window w, WindowOf(q, now));
   std::string format = "json";

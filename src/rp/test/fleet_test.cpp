@@ -244,6 +244,24 @@ TEST_P(FleetTest, RefusedBatchesHaveTheirStatusAndAreCounted) {
   EXPECT_EQ(s["active_devices"], 0);  // nothing of a refused batch was stored
 }
 
+// The worker flushes once a second; an admin reading right after a refusal was answered must
+// still see it.
+TEST_P(FleetTest, TheSummaryShowsARefusalAnsweredBeforeTheWorkerFlushed) {
+  fleet_->NoteRefusal("credential-unknown", std::nullopt);
+  json s = Summary();
+  const json* unknown = Find(s["by_cause"], "issue_id", "server.credential-unknown");
+  ASSERT_TRUE(unknown) << s.dump();
+  EXPECT_EQ((*unknown)["source"], "server");
+  EXPECT_EQ((*unknown)["events"], 1);
+  fleet_->NoteRefusal("credential-unknown", std::nullopt);
+  json issues = fleet_->Issues().value();
+  EXPECT_NE(issues.dump().find("server.credential-unknown"), std::string::npos) << issues.dump();
+  s = Summary();
+  unknown = Find(s["by_cause"], "issue_id", "server.credential-unknown");
+  ASSERT_TRUE(unknown) << s.dump();
+  EXPECT_EQ((*unknown)["events"], 2);
+}
+
 TEST_P(FleetTest, ServerRefusalsAreTheirOwnIssuesAttributedToKnownDevices) {
   Device& a = NewDevice();
   Send(a, {Failure(a, now_ - 100)});
