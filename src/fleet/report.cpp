@@ -235,11 +235,13 @@ Result<Report> ParseReport(const json& doc) {
   if (!doc.is_object()) return SchemaError("report", "must be an object");
   Report r;
   const auto& readers = Readers();
-  for (const auto& [key, value] : doc.items()) {
+  for (const auto& item : doc.items()) {
+    // Not a structured binding: clang (the fuzz build) does not let a lambda capture one.
+    const std::string& key = item.key();
     auto it = std::find_if(readers.begin(), readers.end(), [&](const auto& p) { return p.first == key; });
     // The key is not echoed: an unknown key is exactly where free text would go.
     if (it == readers.end()) return SchemaError("report", "has a key outside the schema");
-    RETURN_IF_ERROR(it->second(value, r));
+    RETURN_IF_ERROR(it->second(item.value(), r));
   }
   RETURN_IF_ERROR(ValidateReport(r));
   return r;
