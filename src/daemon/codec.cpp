@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "common/json_depth.h"
 #include "daemon/frame.h"
 
 namespace enclave::daemon {
@@ -12,32 +13,6 @@ namespace {
 Bytes B(const std::string& s) { return Bytes(s.begin(), s.end()); }
 std::string S(ByteView b) { return std::string(b.begin(), b.end()); }
 SecureBytes Secret(const std::string& s) { return SecureBytes(AsBytes(s)); }
-
-// Nesting depth of JSON text, counting brackets outside strings.
-int JsonDepth(std::string_view text) {
-  int depth = 0, max_depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      max_depth = std::max(max_depth, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return max_depth;
-}
 
 }  // namespace
 
@@ -253,7 +228,7 @@ Error FromWire(const wire::Error& in) {
 
 Result<nlohmann::json> ParseJsonBounded(std::string_view text) {
   if (text.empty()) return nlohmann::json::object();
-  if (JsonDepth(text) > kMaxJsonDepth) {
+  if (!JsonDepthWithin(text, kMaxJsonDepth)) {
     return ProtocolError("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   }
   try {

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/json_depth.h"
 #include "fleet/report.h"
 #include "fleet/schema_util.h"
 #include "webauthn/base64url.h"
@@ -13,7 +14,7 @@ namespace {
 using nlohmann::json;
 
 // {"reports":[{"keys":{...}}]} is four levels; nothing valid is deeper.
-constexpr int kMaxDepth = 4;
+constexpr size_t kMaxDepth = 4;
 constexpr int64_t kMaxDropped = int64_t{1} << 53;
 constexpr size_t kMaxDeviceKeyBytes = 1024;
 constexpr size_t kMaxSignatureBytes = 72;  // DER of two 33-byte integers
@@ -22,34 +23,10 @@ Error TooLarge(std::string message) {
   return OSStatusError(errsec::kParam, std::move(message)).WithCause(kBatchTooLarge);
 }
 
-// Counted outside strings before the parse, so a hostile body cannot make the parser build deep.
-bool DepthWithin(std::string_view text, int max_depth) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > max_depth) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
-}
-
 // A strict JSON parse: valid UTF-8, depth bounded, no key twice in one object (a second value for
 // a key is exactly what two parsers could read differently).
 Result<json> StrictParse(std::string_view text, std::string_view what) {
-  if (!DepthWithin(text, kMaxDepth)) return SchemaError(what, "is nested deeper than the schema");
+  if (!JsonDepthWithin(text, kMaxDepth)) return SchemaError(what, "is nested deeper than the schema");
   std::vector<std::set<std::string>> keys;
   bool duplicate = false;
   auto callback = [&](int, json::parse_event_t event, json& parsed) {

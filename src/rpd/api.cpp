@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/json_depth.h"
 #include "rpd/demo_page.h"
 #include "rpd/router.h"
 

@@ -58,9 +58,4 @@ std::optional<std::string> PercentDecode(std::string_view segment);
 // Whether a Content-Type names application/json (parameters such as charset allowed).
 bool IsJsonMediaType(std::string_view content_type);
 
-// Whether the nesting of arrays and objects in `text` stays within `max_depth`; strings (and their
-// escapes) are skipped, so brackets inside them do not count. Run before the JSON parser, which
-// recurses once per level.
-bool JsonDepthWithin(std::string_view text, size_t max_depth);
-
 }  // namespace enclave::rpd

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_depth.h"
 #include "webauthn/base64url.h"
 #include "webauthn/reason.h"
 
@@ -9,7 +10,7 @@ namespace enclave::webauthn {
 namespace {
 
 constexpr size_t kMaxClientDataBytes = 16 * 1024;
-constexpr int kMaxClientDataDepth = 16;
+constexpr size_t kMaxClientDataDepth = 16;
 
 // CCDToString (§5.8.1.2): '"' and '\' are escaped with a backslash, code points below U+0020 as
 // \u00xx with lowercase hex, every other code point is copied as its UTF-8 bytes.
@@ -33,31 +34,6 @@ void AppendCcdString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-// nlohmann's parser is iterative, but the depth of what it builds is still bounded, as for CBOR:
-// a scan outside strings before the parse.
-bool DepthWithin(std::span<const uint8_t> text, int max_depth) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (uint8_t c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > max_depth) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string ClientDataJson(std::string_view type, std::span<const uint8_t> challenge, std::string_view origin,
@@ -76,7 +52,9 @@ std::string ClientDataJson(std::string_view type, std::span<const uint8_t> chall
 
 Result<ClientData> ParseClientData(std::span<const uint8_t> json) {
   if (json.size() > kMaxClientDataBytes) return Fail(kMalformed, "clientDataJSON is too long");
-  if (!DepthWithin(json, kMaxClientDataDepth)) return Fail(kMalformed, "clientDataJSON is nested too deep");
+  const std::string_view json_text(reinterpret_cast<const char*>(json.data()), json.size());
+  if (!JsonDepthWithin(json_text, kMaxClientDataDepth))
+    return Fail(kMalformed, "clientDataJSON is nested too deep");
   auto doc = nlohmann::json::parse(json.begin(), json.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) return Fail(kMalformed, "clientDataJSON is not a JSON object");
   auto text = [&](const char* name) -> const nlohmann::json* {

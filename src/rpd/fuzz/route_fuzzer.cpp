@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "common/json_depth.h"
 #include "rpd/router.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -26,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)enclave::rpd::IsJsonMediaType(in);
       break;
     default:
-      (void)enclave::rpd::JsonDepthWithin(in, data[0] / 4);
+      (void)enclave::JsonDepthWithin(in, data[0] / 4);
   }
   return 0;
 }
