@@ -327,5 +327,112 @@ class RpFlows(HomeTest):
         self.assertEqual((rc, err(out).get("cause")), (1, "server-unreachable"), out)
 
 
+TCTI = os.environ.get("ENCLAVE_TEST_TPM2_TCTI")
+
+
+@unittest.skipUnless(TCTI and os.access(os.path.join(BIN, "enclave-rpd"), os.X_OK),
+                     "needs a TPM (`make test` starts a swtpm) and enclave-rpd")
+class TpmAttestation(HomeTest):
+    """A tpm2 key's registration carries the TPM's certification of the key (the enclave-tpm
+    extension, docs/rp.md), which enclave-rpd checks; altered or replayed ones are refused."""
+
+    def setUp(self):
+        super().setUp()
+        self.simulator()
+        self.ok("config", "set", "tpm2-tcti", TCTI)
+        self.srv = Server()
+        self.addCleanup(self.srv.close)
+
+    def post(self, path, body):
+        c = http.client.HTTPConnection("127.0.0.1", self.srv.port, timeout=30)
+        try:
+            c.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            return r.status, json.loads(r.read() or b"null")
+        finally:
+            c.close()
+
+    def create(self, user, label):
+        st, opts = self.post("/v1/registration/options", {"user": user})
+        self.assertEqual(st, 200, opts)
+        rc, cred = self.h.json("webauthn", "create", "--options", "-", "--origin", self.srv.origin, "--token", "tpm2",
+                               "--application-label", label, stdin=json.dumps(opts).encode(), timeout=120)
+        self.assertEqual(rc, 0, cred)
+        return cred
+
+    def client_data(self, user):
+        """A fresh challenge's clientDataJSON, in the form the enclave writes."""
+        st, opts = self.post("/v1/registration/options", {"user": user})
+        self.assertEqual(st, 200, opts)
+        return json.dumps({"type": "webauthn.create", "challenge": opts["challenge"], "origin": self.srv.origin,
+                           "crossOrigin": False}, separators=(",", ":")).encode()
+
+    def resubmit(self, cred, label, client_data, alter=None):
+        """The registration with its clientDataJSON replaced and its enclave-tpm extension (the
+        decoded map) passed through `alter`, signed again by the credential's own key (packed self attestation)."""
+        from fido2 import cbor
+        att = cbor.decode(b64d(cred["response"]["attestationObject"]))
+        ad = att["authData"]
+        n = int.from_bytes(ad[53:55], "big")
+        _, after_key = cbor.decode_from(ad[55 + n:])
+        prefix, ext = ad[:len(ad) - len(after_key)], cbor.decode(after_key)
+        self.assertIn("enclave-tpm", ext)
+        self.assertIn("enclave-device", ext)
+        if alter:
+            ext["enclave-tpm"] = alter(ext["enclave-tpm"])
+        new_ad = prefix + cbor.encode(ext)
+        msg = self.h.write("msg", new_ad + hashlib.sha256(client_data).digest())
+        sig = self.h.path("sig")
+        self.ok("sign", "--application-label", label, "--algorithm", "ecdsa-signature-message-x962-sha256",
+                "--in", msg, "--out", sig)
+        with open(sig, "rb") as f:
+            stmt = {"alg": -7, "sig": f.read()}
+        obj = cbor.encode({"fmt": "packed", "attStmt": stmt, "authData": new_ad})
+        body = {"credential": {"id": cred["id"], "rawId": cred["rawId"], "type": "public-key",
+                               "response": {"clientDataJSON": b64u(client_data), "attestationObject": b64u(obj)}}}
+        return self.post("/v1/registration", body)
+
+    def test_a_tpm_key_is_registered_as_tpm_certified(self):
+        rc, reg = self.h.json("rp", "register", "--user", "tina", "--token", "tpm2", "--application-label", "rp-tpm",
+                              "--server", self.srv.origin, timeout=120)
+        self.assertEqual((rc, reg.get("status")), (0, "registered"), reg)
+        # Another customer: this enclave's credential for tina would be excluded from a second one.
+        rc, soft = self.h.json("rp", "register", "--user", "tilda", "--application-label", "rp-soft",
+                               "--server", self.srv.origin, timeout=120)
+        self.assertEqual((rc, soft.get("status")), (0, "registered"), soft)
+        self.assertEqual([(c["credential_id"], c["attestation"]) for c in self.srv.credentials("tina")],
+                         [(reg["credential_id"], "tpm2-certify")])
+        self.assertEqual([(c["credential_id"], c["attestation"]) for c in self.srv.credentials("tilda")],
+                         [(soft["credential_id"], "self")])
+        rc, lg = self.h.json("rp", "login", "--user", "tina", "--server", self.srv.origin, timeout=120)
+        self.assertEqual((rc, lg.get("status")), (0, "ok"), lg)
+
+    def test_an_altered_or_replayed_tpm_certification_is_refused(self):
+        # One customer per registration: the enclave excludes a second credential for one.
+        # The re-signing itself is sound: the same registration, re-signed, is accepted.
+        cred = self.create("tom-0", "tpm-0")
+        st, ok = self.resubmit(cred, "tpm-0", b64d(cred["response"]["clientDataJSON"]))
+        self.assertEqual((st, ok.get("status")), (200, "registered"), ok)
+
+        def flip(certify):  # the last byte of the TPMS_ATTEST the TPM signed
+            certify[1] = certify[1][:-1] + bytes([certify[1][-1] ^ 1])
+            return certify
+
+        cred = self.create("tom-1", "tpm-1")
+        st, out = self.resubmit(cred, "tpm-1", b64d(cred["response"]["clientDataJSON"]), alter=flip)
+        self.assertEqual((st, out["error"]["reason"]), (400, "attestation-invalid"), out)
+        self.assertIn("signature", out["error"]["message"])
+        # A certification made for one ceremony, presented in another (a fresh challenge).
+        cred = self.create("tom-2", "tpm-2")
+        st, out = self.resubmit(cred, "tpm-2", self.client_data("tom-2"))
+        self.assertEqual((st, out["error"]["reason"]), (400, "attestation-invalid"), out)
+        self.assertIn("qualifying data", out["error"]["message"])
+        # An extension that is not the format's map.
+        cred = self.create("tom-3", "tpm-3")
+        st, out = self.resubmit(cred, "tpm-3", b64d(cred["response"]["clientDataJSON"]), alter=lambda certify: 1)
+        self.assertEqual((st, out["error"]["reason"]), (400, "malformed"), out)
+        self.assertEqual([c["attestation"] for c in self.srv.credentials("tom-0")], ["tpm2-certify"])
+
+
 if __name__ == "__main__":
     unittest.main()

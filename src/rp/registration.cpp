@@ -6,12 +6,16 @@
 #include "rp/credential_json.h"
 #include "rp/relying_party.h"
 #include "rp/time.h"
+#include "rp/tpm_attestation.h"
 #include "webauthn/webauthn.h"
 
 namespace enclave::rp {
 namespace {
 
 using nlohmann::json;
+
+// A packed self statement plus a verified TPM2_Certify of the same key (docs/rp.md).
+constexpr char kAttestationTpm2Certify[] = "tpm2-certify";
 
 // What the enclave-device extension proved: the device key signed this credential (and named
 // what it replaces). Absent when there was no extension or its signature did not verify.
@@ -124,11 +128,14 @@ Result<json> RelyingParty::FinishRegistration(const json& body) {
       return Reject(reason::kMalformed, "rawId is not the attested credential id");
     // Step 19: the key is ES256, the one algorithm offered in pubKeyCredParams; and a real point.
     ASSIGN_OR_RETURN(auto key, webauthn::CoseToEvpPkey(cred.cose_key));
-    // Step 20: of the extensions only enclave-device is interpreted; it must parse if present.
+    // Step 20: of the extensions enclave-device and enclave-tpm are interpreted; each must parse if present.
     ASSIGN_OR_RETURN(auto proof, webauthn::FindDeviceProof(ad));
     // Steps 21-24: none, packed self, packed x5c (its chain is not judged: no trust anchors are
     // configured, so attestation says what the authenticator claims, not who vouches for it).
     ASSIGN_OR_RETURN(auto attestation_type, webauthn::VerifyAttestation(att, client_data_hash));
+    // enclave-tpm: when there, the TPM's certification of this key for this ceremony must hold.
+    ASSIGN_OR_RETURN(auto tpm, VerifyTpmAttestation(ad, client_data_hash));
+    Bump("tpm_attestations", tpm ? "verified" : "absent");
     // Step 25 (the length) was checked in parsing; step 26 (not registered) by the store's key.
     std::optional<ProvenDevice> device;
     if (proof && webauthn::VerifyDeviceProof(*proof, ad))
@@ -143,7 +150,7 @@ Result<json> RelyingParty::FinishRegistration(const json& body) {
     fresh.backup_eligible = ad.flags & webauthn::kFlagBe;
     fresh.backup_state = ad.flags & webauthn::kFlagBs;
     fresh.aaguid.assign(cred.aaguid.begin(), cred.aaguid.end());
-    fresh.attestation = webauthn::AttestationTypeName(attestation_type);
+    fresh.attestation = tpm ? kAttestationTpm2Certify : webauthn::AttestationTypeName(attestation_type);
     fresh.transports = resp.transports;
     fresh.created_ms = fresh.updated_ms = now;
     // Step 27: stored, decided under the user's lock (two registrations racing see each other).

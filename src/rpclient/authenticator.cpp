@@ -11,6 +11,7 @@
 #include "webauthn/client_data.h"
 #include "webauthn/cose.h"
 #include "webauthn/device_proof.h"
+#include "webauthn/tpm_certify.h"
 
 namespace enclave::rpclient {
 namespace {
@@ -44,6 +45,30 @@ KeyQuery ExactKey(const KeyInfo& key) {
   q.kid = key.kid;
   q.application_label = key.application_label;
   return q;
+}
+
+Result<Bytes> HexMember(const nlohmann::json& j, const char* name) {
+  if (j.contains(name) && j[name].is_string()) {
+    if (auto bytes = HexDecode(j[name].get<std::string>())) return std::move(*bytes);
+  }
+  return OSStatusError(errsec::kDecode, std::string("the daemon's key attestation lacks ") + name)
+      .WithCause("attestation-invalid");
+}
+
+// The enclave-tpm extension's value (webauthn/tpm_certify.h): the daemon has the TPM certify the
+// key with its attestation key over a nonce bound to this ceremony's client data.
+Result<Bytes> TpmCertification(Api& api, const KeyInfo& key, std::span<const uint8_t, 32> rp_id_hash,
+                               const std::string& client_data, ByteView credential_id) {
+  const auto client_data_hash = webauthn::Sha256(AsBytes(client_data));
+  ASSIGN_OR_RETURN(auto nonce, webauthn::TpmCertifyNonce(rp_id_hash, client_data_hash, credential_id));
+  ASSIGN_OR_RETURN(
+      nlohmann::json statement,
+      api.Admin("attest", {{"query", KeyQueryToJson(ExactKey(key))}, {"nonce_hex", HexEncode(nonce)}}, {}));
+  webauthn::TpmCertify certify;
+  ASSIGN_OR_RETURN(certify.certify_info, HexMember(statement, "certify_info"));
+  ASSIGN_OR_RETURN(certify.signature, HexMember(statement, "signature"));
+  ASSIGN_OR_RETURN(certify.attestation_key_public_area, HexMember(statement, "attestation_key_tpm_public"));
+  return webauthn::EncodeTpmCertify(certify);
 }
 
 }  // namespace
@@ -165,11 +190,16 @@ Result<Registration> Authenticator::Register(const KeyInfo& key, const CreationO
   if (VerifiesUser(key.access_control)) ad.flags |= webauthn::kFlagUv;
   ad.sign_count = 0;
   ad.attested = webauthn::AttestedCredential{webauthn::kEnclaveAaguid, credential_id, cose};
-  ad.extensions_cbor =
-      webauthn::EncodeExtensions({{webauthn::kDeviceExtension, webauthn::EncodeDeviceProof(proof)}});
+  const std::string client_data = webauthn::ClientDataJson(webauthn::kTypeCreate, o.challenge, origin);
+  webauthn::Extensions extensions{{webauthn::kDeviceExtension, webauthn::EncodeDeviceProof(proof)}};
+  // A key the TPM holds says so in a form the relying party can check (docs/rp.md).
+  if (key.token == "tpm2") {
+    ASSIGN_OR_RETURN(extensions[webauthn::kTpmExtension],
+                     TpmCertification(api_, key, rp_id_hash, client_data, credential_id));
+  }
+  ad.extensions_cbor = webauthn::EncodeExtensions(extensions);
   const Bytes auth_data = webauthn::Encode(ad);
 
-  const std::string client_data = webauthn::ClientDataJson(webauthn::kTypeCreate, o.challenge, origin);
   ASSIGN_OR_RETURN(Bytes signature,
                    SignWith(key, SignedPart(auth_data, client_data), "Register with " + o.rp_id));
   const Bytes attestation = webauthn::EncodeAttestationObject(

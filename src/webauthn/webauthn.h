@@ -7,4 +7,5 @@
 #include "webauthn/client_data.h"
 #include "webauthn/cose.h"
 #include "webauthn/device_proof.h"
+#include "webauthn/tpm_certify.h"
 #include "webauthn/reason.h"

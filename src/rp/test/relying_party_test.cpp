@@ -27,6 +27,8 @@ constexpr char kOrigin[] = "https://example.com";
 struct Device {
   TestKey device_key;
   std::map<Bytes, std::shared_ptr<TestKey>> keys;
+  // Extensions the next registrations carry beside the device proof.
+  webauthn::Extensions extra_extensions;
 
   json Create(const json& options, bool proof = true, std::optional<Bytes> replaces = {},
               std::optional<std::string> cause = {}, uint8_t flags = 0x45) {
@@ -37,13 +39,14 @@ struct Device {
     ad.rp_id_hash = webauthn::Sha256(AsBytes(options["rp"]["id"].get<std::string>()));
     ad.flags = flags;
     ad.attested = webauthn::AttestedCredential{webauthn::kEnclaveAaguid, id, key->Cose()};
+    webauthn::Extensions extensions = extra_extensions;
     if (proof) {
       auto msg = *webauthn::DeviceProofMessage(ad.rp_id_hash, id, ad.attested->cose_key,
                                                replaces.value_or(Bytes{}), cause.value_or(""));
       webauthn::DeviceProof p{device_key.Cose(), device_key.Sign(msg), replaces, cause};
-      ad.extensions_cbor =
-          webauthn::EncodeExtensions({{webauthn::kDeviceExtension, webauthn::EncodeDeviceProof(p)}});
+      extensions[webauthn::kDeviceExtension] = webauthn::EncodeDeviceProof(p);
     }
+    if (!extensions.empty()) ad.extensions_cbor = webauthn::EncodeExtensions(extensions);
     auto challenge = *Base64UrlDecode(options["challenge"].get<std::string>());
     std::string cdj = webauthn::ClientDataJson(webauthn::kTypeCreate, challenge, kOrigin);
     auto auth_data = webauthn::Encode(ad);
@@ -251,6 +254,24 @@ TEST(HttpStatusOf, TheDocumentedTable) {
   EXPECT_EQ(HttpStatusOf("step-up-required"), 403);
   EXPECT_EQ(HttpStatusOf("credential-exists"), 409);
   EXPECT_EQ(HttpStatusOf("no-such-reason"), 500);
+}
+
+// A TPM certification that is not one is refused whatever else holds: the real ones, made by a
+// swtpm, are checked end to end (tests/webauthn_e2e_test.py, TpmAttestation).
+TEST_F(RelyingPartyTest, AnEnclaveTpmExtensionMustHold) {
+  Device d;
+  d.extra_extensions[webauthn::kTpmExtension] =
+      webauthn::EncodeTpmCertify({{1, 2, 3}, {0x30, 0x00}, {0x00, 0x23}});
+  EXPECT_EQ(Register(d, "alice"), "attestation-invalid");
+  d.extra_extensions[webauthn::kTpmExtension] = {0x01};
+  EXPECT_EQ(Register(d, "alice"), "malformed");
+  d.extra_extensions.clear();
+  Bytes id;
+  EXPECT_EQ(Register(d, "alice", &id), "registered");
+  auto list = rp_->UserCredentials("alice");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ((*list)["credentials"].size(), 1u);
+  EXPECT_EQ((*list)["credentials"][0]["attestation"], "self");
 }
 
 }  // namespace

@@ -100,8 +100,34 @@ Status VerifyAttestation(const nlohmann::json& statement, ByteView key_public_x9
                          ByteView expected_qualifying_data) {
   auto parsed = Tpm2Attestation::FromJson(statement);
   if (!parsed.ok()) return Invalid(parsed.error().description);
-  const Tpm2Attestation& a = *parsed;
+  return VerifyStatement(*parsed, key_public_x963, expected_qualifying_data);
+}
 
+Result<Tpm2Attestation> StatementFromTpmFields(ByteView certify_info, ByteView signature_der,
+                                               ByteView attestation_key_public_area,
+                                               ByteView qualifying_data) {
+  const Tss2Mu* mu = Mu();
+  if (mu == nullptr) return MuMissing();
+  TPMT_PUBLIC ak{};
+  size_t off = 0;
+  if (mu->tpmt_public_unmarshal(attestation_key_public_area.data(), attestation_key_public_area.size(), &off,
+                                &ak) != TSS2_RC_SUCCESS ||
+      off != attestation_key_public_area.size() || ak.type != TPM2_ALG_ECC) {
+    return OSStatusError(errsec::kDecode, "attestation key public area is not an ECC TPMT_PUBLIC")
+        .WithCause("attestation-invalid");
+  }
+  Tpm2Attestation a;
+  a.certify_info.assign(certify_info.begin(), certify_info.end());
+  a.signature_der.assign(signature_der.begin(), signature_der.end());
+  a.attestation_public_key_x963 = PointToX963(ak.unique.ecc);
+  a.attestation_key_public_area.assign(attestation_key_public_area.begin(),
+                                       attestation_key_public_area.end());
+  a.qualifying_data.assign(qualifying_data.begin(), qualifying_data.end());
+  return a;
+}
+
+Status VerifyStatement(const Tpm2Attestation& a, ByteView key_public_x963,
+                       ByteView expected_qualifying_data) {
   auto ak = crypto::EcPublicKey::FromX963(a.attestation_public_key_x963);
   if (!ak.ok()) return Invalid("attestation public key is not a P-256 point");
   ASSIGN_OR_RETURN(Bytes ak_name, CheckAttestationKey(a));

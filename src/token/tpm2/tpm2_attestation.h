@@ -36,5 +36,15 @@ struct Tpm2Attestation {
 // cause attestation-invalid, with the reason in the description.
 Status VerifyAttestation(const nlohmann::json& statement, ByteView key_public_x963,
                          ByteView expected_qualifying_data = {});
+// The same check on a statement already in fields.
+Status VerifyStatement(const Tpm2Attestation& statement, ByteView key_public_x963,
+                       ByteView expected_qualifying_data = {});
+
+// A statement from the TPM's own structures (a relying party's, from the WebAuthn extension of
+// webauthn/tpm_certify.h): the AK's point is read from its public area. errSecDecode (-26275),
+// cause attestation-invalid, when the area does not unmarshal or holds no P-256 point.
+Result<Tpm2Attestation> StatementFromTpmFields(ByteView certify_info, ByteView signature_der,
+                                               ByteView attestation_key_public_area,
+                                               ByteView qualifying_data);
 
 }  // namespace enclave::token::tpm2

@@ -16,6 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auto d = ParseAuthenticatorData(in);
       if (d.ok()) {
         (void)FindDeviceProof(*d);
+        (void)FindTpmCertify(*d);
         if (d->attested) (void)CoseToEvpPkey(d->attested->cose_key);
       }
       break;
@@ -29,7 +30,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)CoseToEvpPkey(in);
       break;
     case 3:
+      // The two enclave extensions' values are both small integer-keyed maps.
       (void)ParseDeviceProof(in);
+      (void)ParseTpmCertify(in);
       break;
     case 4:
       (void)ParseExtensions(in);

@@ -129,5 +129,48 @@ TEST(DeviceProof, MalformedProofsAreRefused) {
   EXPECT_TRUE(IsValidCause("biometry-changed"));
 }
 
+TEST(TpmCertify, RoundTripsAndRefusesWhatIsNotTheFormat) {
+  const TpmCertify c{{1, 2, 3}, {0x30, 0x00}, {0x00, 0x23}};
+  auto parsed = ParseTpmCertify(EncodeTpmCertify(c));
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->certify_info, c.certify_info);
+  EXPECT_EQ(parsed->signature, c.signature);
+  EXPECT_EQ(parsed->attestation_key_public_area, c.attestation_key_public_area);
+  auto reason = [](const std::vector<uint8_t>& cbor) {
+    auto r = ParseTpmCertify(cbor);
+    return r.ok() ? std::string("ok") : r.error().cause;
+  };
+  EXPECT_EQ(reason(EncodeTpmCertify({{}, {1}, {1}})), "malformed");  // an empty field
+  EXPECT_EQ(reason(EncodeTpmCertify({std::vector<uint8_t>(kMaxTpmFieldBytes + 1), {1}, {1}})), "malformed");
+  EXPECT_EQ(reason({0xa2, 0x01, 0x41, 0x01, 0x02, 0x41, 0x01}), "malformed");  // no AK area
+  EXPECT_EQ(reason({0xa1, 0x04, 0x41, 0x01}), "malformed");                    // an unknown key
+  EXPECT_EQ(reason({0xa1, 0x01, 0x61, 0x41}), "malformed");                    // text, not bytes
+  EXPECT_EQ(reason({0x01}), "malformed");
+
+  AuthenticatorData d;
+  EXPECT_FALSE(FindTpmCertify(d)->has_value());
+  d.extensions_cbor = EncodeExtensions({{kTpmExtension, EncodeTpmCertify(c)}});
+  EXPECT_TRUE(FindTpmCertify(d)->has_value());
+  d.extensions_cbor = EncodeExtensions({{kTpmExtension, {0x01}}});
+  EXPECT_FALSE(FindTpmCertify(d).ok());
+}
+
+TEST(TpmCertify, TheNonceBindsRpCeremonyAndCredential) {
+  std::array<uint8_t, 32> rp{}, cd{};
+  rp[0] = 1;
+  cd[0] = 2;
+  const std::vector<uint8_t> id{7, 7};
+  const auto n = *TpmCertifyNonce(rp, cd, id);
+  const std::string label = std::string("enclave-tpm-certify-v1") + '\0';
+  const auto m = Concat(Concat(Concat(AsBytes(label), rp), cd), std::vector<uint8_t>{0, 2, 7, 7});
+  EXPECT_EQ(n, Sha256(m));
+  auto other = cd;
+  other[31] = 1;
+  EXPECT_NE(*TpmCertifyNonce(rp, other, id), n);
+  EXPECT_NE(*TpmCertifyNonce(cd, rp, id), n);
+  EXPECT_NE(*TpmCertifyNonce(rp, cd, std::vector<uint8_t>{7}), n);
+  EXPECT_FALSE(TpmCertifyNonce(rp, cd, std::vector<uint8_t>(0x10000)).ok());
+}
+
 }  // namespace
 }  // namespace enclave::webauthn
