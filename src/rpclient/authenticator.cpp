@@ -5,6 +5,7 @@
 #include "crypto/ec.h"
 #include "rpclient/credential.h"
 #include "rpclient/device_key.h"
+#include "token/tpm2/tpm2_attestation.h"
 #include "webauthn/attestation.h"
 #include "webauthn/authenticator_data.h"
 #include "webauthn/base64url.h"
@@ -47,14 +48,6 @@ KeyQuery ExactKey(const KeyInfo& key) {
   return q;
 }
 
-Result<Bytes> HexMember(const nlohmann::json& j, const char* name) {
-  if (j.contains(name) && j[name].is_string()) {
-    if (auto bytes = HexDecode(j[name].get<std::string>())) return std::move(*bytes);
-  }
-  return OSStatusError(errsec::kDecode, std::string("the daemon's key attestation lacks ") + name)
-      .WithCause("attestation-invalid");
-}
-
 // The enclave-tpm extension's value (webauthn/tpm_certify.h): the daemon has the TPM certify the
 // key with its attestation key over a nonce bound to this ceremony's client data.
 Result<Bytes> TpmCertification(Api& api, const KeyInfo& key, std::span<const uint8_t, 32> rp_id_hash,
@@ -64,11 +57,9 @@ Result<Bytes> TpmCertification(Api& api, const KeyInfo& key, std::span<const uin
   ASSIGN_OR_RETURN(
       nlohmann::json statement,
       api.Admin("attest", {{"query", KeyQueryToJson(ExactKey(key))}, {"nonce_hex", HexEncode(nonce)}}, {}));
-  webauthn::TpmCertify certify;
-  ASSIGN_OR_RETURN(certify.certify_info, HexMember(statement, "certify_info"));
-  ASSIGN_OR_RETURN(certify.signature, HexMember(statement, "signature"));
-  ASSIGN_OR_RETURN(certify.attestation_key_public_area, HexMember(statement, "attestation_key_tpm_public"));
-  return webauthn::EncodeTpmCertify(certify);
+  ASSIGN_OR_RETURN(token::tpm2::Tpm2Attestation a, token::tpm2::Tpm2Attestation::FromJson(statement));
+  return webauthn::EncodeTpmCertify(
+      {std::move(a.certify_info), std::move(a.signature_der), std::move(a.attestation_key_public_area)});
 }
 
 }  // namespace

@@ -103,4 +103,13 @@ Result<Extensions> ParseExtensions(std::span<const uint8_t> bytes) {
   return out;
 }
 
+Result<std::optional<std::vector<uint8_t>>> FindExtension(const AuthenticatorData& data,
+                                                          const std::string& name) {
+  if (data.extensions_cbor.empty()) return std::optional<std::vector<uint8_t>>();
+  ASSIGN_OR_RETURN(auto extensions, ParseExtensions(data.extensions_cbor));
+  auto it = extensions.find(name);
+  if (it == extensions.end()) return std::optional<std::vector<uint8_t>>();
+  return std::optional<std::vector<uint8_t>>(std::move(it->second));
+}
+
 }  // namespace enclave::webauthn

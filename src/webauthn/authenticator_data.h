@@ -58,5 +58,9 @@ using Extensions = std::map<std::string, std::vector<uint8_t>>;
 std::vector<uint8_t> EncodeExtensions(const Extensions& extensions);
 // A CBOR map with distinct text keys filling `cbor`; each value kept as its bytes.
 Result<Extensions> ParseExtensions(std::span<const uint8_t> cbor);
+// The encoded value of extension `name` in `data`'s extensions: nullopt without extensions or
+// without that one; an error when the extensions do not parse.
+Result<std::optional<std::vector<uint8_t>>> FindExtension(const AuthenticatorData& data,
+                                                          const std::string& name);
 
 }  // namespace enclave::webauthn

@@ -107,11 +107,9 @@ Result<std::vector<uint8_t>> DeadReportMessage(std::span<const uint8_t> credenti
 }
 
 Result<std::optional<DeviceProof>> FindDeviceProof(const AuthenticatorData& data) {
-  if (data.extensions_cbor.empty()) return std::optional<DeviceProof>();
-  ASSIGN_OR_RETURN(auto extensions, ParseExtensions(data.extensions_cbor));
-  auto it = extensions.find(kDeviceExtension);
-  if (it == extensions.end()) return std::optional<DeviceProof>();
-  ASSIGN_OR_RETURN(auto proof, ParseDeviceProof(it->second));
+  ASSIGN_OR_RETURN(auto value, FindExtension(data, kDeviceExtension));
+  if (!value) return std::optional<DeviceProof>();
+  ASSIGN_OR_RETURN(auto proof, ParseDeviceProof(*value));
   return std::optional<DeviceProof>(std::move(proof));
 }
 

@@ -42,11 +42,9 @@ Result<TpmCertify> ParseTpmCertify(std::span<const uint8_t> bytes) {
 }
 
 Result<std::optional<TpmCertify>> FindTpmCertify(const AuthenticatorData& data) {
-  if (data.extensions_cbor.empty()) return std::optional<TpmCertify>();
-  ASSIGN_OR_RETURN(auto extensions, ParseExtensions(data.extensions_cbor));
-  auto it = extensions.find(kTpmExtension);
-  if (it == extensions.end()) return std::optional<TpmCertify>();
-  ASSIGN_OR_RETURN(auto certify, ParseTpmCertify(it->second));
+  ASSIGN_OR_RETURN(auto value, FindExtension(data, kTpmExtension));
+  if (!value) return std::optional<TpmCertify>();
+  ASSIGN_OR_RETURN(auto certify, ParseTpmCertify(*value));
   return std::optional<TpmCertify>(std::move(certify));
 }
 
