@@ -70,8 +70,9 @@ test-repeat: build
 # uninstrumented) goes to starting the CLI, and the same registrations and assertions run
 # instrumented in WebAuthnRpFlows and TpmAttestation.
 BROWSER_TESTS = ^e2e[.](RpdBrowser|FleetDashboard|FleetDashboardPostgres|WebAuthnFido2Device)$$
-# The startup races run 4 rounds each here (a process start costs a third of a second instrumented;
-# the races themselves are `make test`'s, this run looks for memory errors on their paths).
+# The startup races run 4 rounds each here and the forwarded ssh logins 20 of their 100 (a process
+# start costs a third of a second instrumented, a login 0.8 s; the races and the hundred logins in
+# a row are `make test`'s, this run looks for memory errors on their paths).
 build-sanitize: setup
 	@cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DENCLAVE_SANITIZE=ON -DENCLAVE_BENCH=OFF \
 	  -DENCLAVE_DEBUG_INFO=$(DEBUG_INFO) >/dev/null
@@ -79,7 +80,7 @@ build-sanitize: setup
 
 test-sanitize: build-sanitize
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ENCLAVE_E2E_KILL_ROUNDS=25 ENCLAVE_E2E_RACE_ROUNDS=4 \
+	  ENCLAVE_E2E_KILL_ROUNDS=25 ENCLAVE_E2E_RACE_ROUNDS=4 ENCLAVE_E2E_LOGIN_ROUNDS=20 \
 	  scripts/with-swtpm ctest --test-dir $(ASAN_DIR) --output-on-failure -j$(JOBS) -E 'Benchmark|^capi[.]|^e2e[.]Pkcs11Clients$$|^install[.]|$(BROWSER_TESTS)'
 
 # The daemon, service and client suites under ThreadSanitizer; a separate build of only those

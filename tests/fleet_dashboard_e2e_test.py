@@ -142,7 +142,18 @@ class FleetDashboard(unittest.TestCase):
         label = self.d.find_element(By.CSS_SELECTOR, f"label[for='{field.get_attribute('id')}']")
         self.assertEqual(label.text, "Admin token")
         field.send_keys(self.srv.token if token is None else token)
-        self.d.find_element(By.CSS_SELECTOR, "form.login button[type=submit]").click()
+        self.follow(self.d.find_element(By.CSS_SELECTOR, "form.login button[type=submit]"))
+
+    def follow(self, element):
+        """Clicks a link or submit button and waits for the page it loads."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+        page = self.d.find_element(By.TAG_NAME, "html")
+        element.click()
+        # The old page stays "complete" until the navigation replaces it: wait for it to go before
+        # waiting for the new one (an element found in between goes stale: a 1-in-20 failure).
+        WebDriverWait(self.d, 10).until(expected_conditions.staleness_of(page))
         self.wait(lambda: self.d.execute_script("return document.readyState") == "complete")
 
     def wait(self, cond, seconds=10):
@@ -245,8 +256,8 @@ class FleetDashboard(unittest.TestCase):
         from selenium.webdriver.common.by import By
         self.login()
         link = next(a for a in self.d.find_elements(By.CSS_SELECTOR, "#issue-table a") if a.text == CAUSE)
-        link.click()
-        self.wait(lambda: "/fleet/issues/" in self.d.current_url)
+        self.follow(link)
+        self.assertIn("/fleet/issues/", self.d.current_url)
         issue_id = urllib.parse.unquote(self.d.current_url.rsplit("/", 1)[1])
         self.wait(lambda: self.d.execute_script(DRAWN, self.d.find_element(By.ID, "issue-chart")))
         self.assert_charts_drawn(1)
@@ -304,8 +315,8 @@ class FleetDashboard(unittest.TestCase):
         value = next(c["value"] for c in self.d.get_cookies() if c["name"] == "enclave_fleet_session")
         cookie = {"Cookie": "enclave_fleet_session=" + value}
         self.assertEqual(req(self.srv.port, "GET", "/fleet", headers=cookie, ctype=None).status, 200)
-        self.d.find_element(By.CSS_SELECTOR, "form.logout button").click()
-        self.wait(lambda: self.d.find_elements(By.CSS_SELECTOR, "input[type=password]"))
+        self.follow(self.d.find_element(By.CSS_SELECTOR, "form.logout button"))
+        self.assertTrue(self.d.find_elements(By.CSS_SELECTOR, "input[type=password]"))
         self.assertEqual(self.d.find_elements(By.TAG_NAME, "canvas"), [])
         r = req(self.srv.port, "GET", "/fleet", headers=cookie, ctype=None)
         self.assertEqual(r.status, 401)
