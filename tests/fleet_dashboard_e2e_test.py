@@ -146,15 +146,21 @@ class FleetDashboard(unittest.TestCase):
 
     def follow(self, element):
         """Clicks a link or submit button and waits for the page it loads."""
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions
-        from selenium.webdriver.support.ui import WebDriverWait
-        page = self.d.find_element(By.TAG_NAME, "html")
+        from selenium.common.exceptions import WebDriverException
+        # The old page stays "complete" until the navigation replaces it, and an element found in
+        # between goes stale (a 1-in-20 failure): mark the old document's window, wait for a
+        # document without the mark, then for it to load. Chromedriver answers a script sent
+        # mid-navigation with an error of its own: that is "not yet".
+        self.d.execute_script("window.__enclaveOldPage = true")
         element.click()
-        # The old page stays "complete" until the navigation replaces it: wait for it to go before
-        # waiting for the new one (an element found in between goes stale: a 1-in-20 failure).
-        WebDriverWait(self.d, 10).until(expected_conditions.staleness_of(page))
-        self.wait(lambda: self.d.execute_script("return document.readyState") == "complete")
+
+        def loaded():
+            try:
+                return self.d.execute_script(
+                    "return window.__enclaveOldPage === undefined && document.readyState === 'complete'")
+            except WebDriverException:
+                return False
+        self.assertTrue(self.wait(loaded), "the page the click leads to did not load")
 
     def wait(self, cond, seconds=10):
         end = time.time() + seconds

@@ -106,12 +106,8 @@ std::string Fleet::ShownState(const IssueRecord& issue, int64_t now) const {
 }
 
 Result<json> Fleet::IssueJson(const IssueRecord& issue, int64_t now) {
-  ASSIGN_OR_RETURN(auto devices, fleet_.IssueDevices(issue.cause, issue.source));
-  std::vector<int64_t> ttr;
-  for (const auto& d : devices) {
-    if (d.rebound_at) ttr.push_back(*d.rebound_at - d.first_failure);
-  }
-  std::sort(ttr.begin(), ttr.end());
+  ASSIGN_OR_RETURN(auto rebinds, fleet_.IssueRebindTimes(issue.cause, issue.source));
+  const std::vector<int64_t>& ttr = rebinds.seconds;
   json time_to_rebind = {{"count", ttr.size()}, {"median", nullptr}, {"p90", nullptr}};
   if (!ttr.empty()) {
     time_to_rebind["median"] = Percentile(ttr, 0.5);
@@ -130,7 +126,7 @@ Result<json> Fleet::IssueJson(const IssueRecord& issue, int64_t now) {
               {"first_seen", fleet::FormatTime(issue.first_seen)},
               {"last_seen", fleet::FormatTime(issue.last_seen)},
               {"state_since", fleet::FormatTime(issue.state_since)},
-              {"devices_affected", devices.size()},
+              {"devices_affected", rebinds.devices},
               {"devices_rebound", ttr.size()},
               {"time_to_rebind_seconds", time_to_rebind},
               {"versions", versions}};

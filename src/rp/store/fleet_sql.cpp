@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 
+#include "rp/store/fleet_distinct.h"
 #include "rp/store/fleet_sql_read.h"
 
 namespace enclave::rp::sql {
@@ -109,6 +110,12 @@ class SqlFleetStore final : public FleetStore, public FleetReader {
     ASSIGN_OR_RETURN(auto c, pool_.Acquire());
     ASSIGN_OR_RETURN(auto tx, Transaction::Begin(*c, /*write=*/true));
     const Dialect d = c->dialect();
+    std::set<std::string> touched;
+    for (const auto& [time, device] : a.logins) touched.insert(device);
+    for (const auto& e : a.refusals) touched.insert(e.device);
+    for (const auto& r : a.rebinds) touched.insert(r.device);
+    touched.erase("");
+    ASSIGN_OR_RETURN(auto before, Before(*c, touched));
     std::map<std::pair<int64_t, std::string>, bool> activity;
     for (const auto& [time, device] : a.logins) activity[{time / 3600, device}] = true;
     std::vector<Row> act;
@@ -157,6 +164,7 @@ class SqlFleetStore final : public FleetStore, public FleetReader {
     RETURN_IF_ERROR(InsertRows(*c, "INSERT INTO fleet_rebinds (device, replaced_credential_id, time)", 3, reb,
                                "ON CONFLICT (device, replaced_credential_id) DO UPDATE SET time = " +
                                    Least(d) + "(fleet_rebinds.time, excluded.time)"));
+    RETURN_IF_ERROR(After(*c, before));
     return tx.Commit();
   }
 
@@ -226,9 +234,8 @@ class SqlFleetStore final : public FleetStore, public FleetReader {
                                int64_t until) override {
     return FleetReader::ReadIssueRebound(cause, source, a, b, until);
   }
-  Result<std::vector<AffectedDevice>> IssueDevices(const std::string& cause,
-                                                   const std::string& source) override {
-    return FleetReader::ReadIssueDevices(cause, source);
+  Result<IssueRebinds> IssueRebindTimes(const std::string& cause, const std::string& source) override {
+    return FleetReader::ReadIssueRebindTimes(cause, source);
   }
   Result<std::vector<std::string>> IssueVersions(const std::string& cause, const std::string& source,
                                                  const std::string& dim) override {
@@ -292,6 +299,25 @@ class SqlFleetStore final : public FleetStore, public FleetReader {
                    "END, enclave_version = CASE WHEN excluded.os_version = '' THEN "
                    "fleet_affected.enclave_version ELSE excluded.enclave_version END, token = CASE WHEN "
                    "excluded.token = '' THEN fleet_affected.token ELSE excluded.token END"));
+    std::map<std::tuple<int64_t, std::string, std::string>, int64_t> events;
+    std::set<std::tuple<std::string, std::string, std::string, std::string>> versions;
+    for (const Row& r : rows) {
+      const std::string cause = std::get<std::string>(r[1]), source = std::get<std::string>(r[2]);
+      events[{std::get<int64_t>(r[0]), cause, source}] += std::get<int64_t>(r[8]);
+      const char* dims[] = {"os_version", "app_version", "enclave_version"};
+      for (size_t i = 0; i < 3; ++i) {
+        const std::string& v = std::get<std::string>(r[4 + i]);
+        if (!v.empty()) versions.insert({cause, source, dims[i], v});
+      }
+    }
+    std::vector<Row> ev, ver;
+    for (const auto& [k, n] : events) ev.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), n});
+    for (const auto& [cause, source, dim, v] : versions) ver.push_back({cause, source, dim, v});
+    RETURN_IF_ERROR(InsertRows(c, "INSERT INTO fleet_issue_hours (hour, cause, source, events)", 4, ev,
+                               "ON CONFLICT (hour, cause, source) DO UPDATE SET events = "
+                               "fleet_issue_hours.events + excluded.events"));
+    RETURN_IF_ERROR(InsertRows(c, "INSERT INTO fleet_issue_versions (cause, source, dimension, value)", 4, ver,
+                               "ON CONFLICT (cause, source, dimension, value) DO NOTHING"));
     return Ok();
   }
 
@@ -330,6 +356,8 @@ class SqlFleetStore final : public FleetStore, public FleetReader {
   Status Aggregate(Connection& c, const FleetIngest& batch, const std::vector<const fleet::Report*>& accepted,
                    FleetIngestOutcome& out) {
     const std::string& device = batch.device;
+    if (accepted.empty()) return Ok();
+    ASSIGN_OR_RETURN(auto before, Before(c, {device}));
     std::map<int64_t, const fleet::Report*> activity;  // hour -> the latest report of that hour
     std::map<std::pair<int64_t, std::string>, std::pair<const fleet::Report*, std::pair<int64_t, int64_t>>>
         affected;
@@ -386,15 +414,40 @@ class SqlFleetStore final : public FleetStore, public FleetReader {
     }
     RETURN_IF_ERROR(UpsertIssueCredentials(c, cred));
     for (const auto& [cause, span] : spans) {
-      ASSIGN_OR_RETURN(auto before, ReadIssueOn(c, cause, kSourceDevice));
-      out.touched[{cause, kSourceDevice}].before = std::move(before);
+      ASSIGN_OR_RETURN(auto issue_before, ReadIssueOn(c, cause, kSourceDevice));
+      out.touched[{cause, kSourceDevice}].before = std::move(issue_before);
     }
     RETURN_IF_ERROR(UpsertIssues(c, iss, batch.received));
     for (const auto& [replaced, time] : rebinds) reb.push_back({device, replaced, time});
     RETURN_IF_ERROR(InsertRows(c, "INSERT INTO fleet_rebinds (device, replaced_credential_id, time)", 3, reb,
                                "ON CONFLICT (device, replaced_credential_id) DO UPDATE SET time = " +
                                    Least(c.dialect()) + "(fleet_rebinds.time, excluded.time)"));
-    return Ok();
+    return After(c, before);
+  }
+
+  // The touched devices, locked, with their memberships before this transaction's writes.
+  static Result<std::map<std::string, Memberships>> Before(Connection& c, const std::set<std::string>& devices) {
+    RETURN_IF_ERROR(LockDevices(c, devices));
+    std::map<std::string, Memberships> out;
+    for (const std::string& d : devices) {
+      ASSIGN_OR_RETURN(out[d], LoadMemberships(c, d));
+    }
+    return out;
+  }
+
+  // After the writes: the distinct counts' change, and each touched device's first re-bind after
+  // its first failure of every issue (which either side of that pair may have moved).
+  static Status After(Connection& c, const std::map<std::string, Memberships>& before) {
+    DistinctDeltas deltas;
+    for (const auto& [device, old] : before) {
+      ASSIGN_OR_RETURN(auto now, LoadMemberships(c, device));
+      AddDistinctDeltas(old, now, deltas);
+      RETURN_IF_ERROR(c.Exec("UPDATE fleet_issue_devices SET rebound_at = (SELECT MIN(r.time) FROM "
+                             "fleet_rebinds r WHERE r.device = fleet_issue_devices.device AND r.time >= "
+                             "fleet_issue_devices.first_time) WHERE device = $1",
+                             {device}));
+    }
+    return ApplyDistinctDeltas(c, deltas);
   }
 
   Pool& pool_;

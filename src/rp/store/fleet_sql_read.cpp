@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rp/store/fleet_distinct.h"
+
 namespace enclave::rp::sql {
 namespace {
 
@@ -30,6 +32,19 @@ Result<std::map<std::string, int64_t>> Pairs(Pool& pool, const std::string& sql,
                                              const std::vector<Value>& params) {
   ASSIGN_OR_RETURN(auto c, pool.Acquire());
   ASSIGN_OR_RETURN(auto rows, c->Exec(sql, params));
+  std::map<std::string, int64_t> out;
+  for (const auto& r : rows.rows) out[Text(r, 0)] = Int(r, 1);
+  return out;
+}
+
+// Distinct devices per value of one dimension in a window; values without any left out.
+Result<std::map<std::string, int64_t>> DistinctBy(Pool& pool, const char* stream, const std::string& dim,
+                                                  int64_t a, int64_t b) {
+  ASSIGN_OR_RETURN(auto c, pool.Acquire());
+  ASSIGN_OR_RETURN(auto rows, c->Exec("SELECT k2, CAST(SUM(n) AS BIGINT) FROM fleet_distinct WHERE stream = $1 "
+                                      "AND k1 = $2 AND hour >= $3 AND hour <= $4 AND prev < $3 GROUP BY k2 "
+                                      "HAVING SUM(n) > 0",
+                                      {std::string(stream), dim, a, b}));
   std::map<std::string, int64_t> out;
   for (const auto& r : rows.rows) out[Text(r, 0)] = Int(r, 1);
   return out;
@@ -65,64 +80,66 @@ Result<std::optional<IssueRecord>> FleetReader::ReadIssue(const std::string& cau
   return ReadIssueOn(*c, cause, source);
 }
 
+// Every count of distinct devices below reads fleet_distinct (rp/store/fleet_distinct.h): rows per
+// hour and gap of a window, never a pass over its devices.
+
 Result<int64_t> FleetReader::ReadActive(int64_t a, int64_t b) {
-  return One(pool_, "SELECT COUNT(DISTINCT device) FROM fleet_activity WHERE hour >= $1 AND hour <= $2",
-             {a, b});
+  ASSIGN_OR_RETURN(auto c, pool_.Acquire());
+  return CountDistinct(*c, kStreamActive, "", "", a, b);
 }
 
 Result<std::map<std::string, int64_t>> FleetReader::ReadActiveBy(const std::string& dim, int64_t a,
                                                                  int64_t b) {
   ASSIGN_OR_RETURN(std::string d, Dimension(dim, false));
-  return Pairs(pool_,
-               "SELECT " + d +
-                   ", COUNT(DISTINCT device) FROM fleet_activity WHERE hour >= $1 AND hour <= $2 GROUP BY " +
-                   d,
-               {a, b});
+  return DistinctBy(pool_, kStreamActive, d, a, b);
 }
 
 Result<std::map<int64_t, int64_t>> FleetReader::ReadActiveSeries(int64_t a, int64_t b) {
   ASSIGN_OR_RETURN(auto c, pool_.Acquire());
-  ASSIGN_OR_RETURN(auto rows,
-                   c->Exec("SELECT hour, COUNT(DISTINCT device) FROM fleet_activity WHERE hour >= $1 AND "
-                           "hour <= $2 GROUP BY hour",
-                           {a, b}));
+  // In one hour every device of the stream is counted once, whatever its gap.
+  ASSIGN_OR_RETURN(auto rows, c->Exec("SELECT hour, CAST(SUM(n) AS BIGINT) FROM fleet_distinct WHERE stream = "
+                                      "$1 AND k1 = '' AND k2 = '' AND hour >= $2 AND hour <= $3 GROUP BY hour "
+                                      "HAVING SUM(n) > 0",
+                                      {std::string(kStreamActive), a, b}));
   std::map<int64_t, int64_t> out;
   for (const auto& r : rows.rows) out[Int(r, 0)] = Int(r, 1);
   return out;
 }
 
 Result<int64_t> FleetReader::ReadAffected(int64_t a, int64_t b) {
-  return One(pool_,
-             "SELECT COUNT(DISTINCT device) FROM fleet_affected WHERE hour >= $1 AND hour <= $2 AND source = "
-             "'device' "
-             "AND device <> ''",
-             {a, b});
+  ASSIGN_OR_RETURN(auto c, pool_.Acquire());
+  return CountDistinct(*c, kStreamAffected, "", "", a, b);
 }
 
 Result<std::map<std::string, int64_t>> FleetReader::ReadAffectedBy(const std::string& dim, int64_t a,
                                                                    int64_t b) {
   ASSIGN_OR_RETURN(std::string d, Dimension(dim, true));
-  return Pairs(
-      pool_,
-      "SELECT " + d +
-          ", COUNT(DISTINCT device) FROM fleet_affected WHERE hour >= $1 AND hour <= $2 AND source = "
-          "'device' AND device <> '' GROUP BY " +
-          d,
-      {a, b});
+  return DistinctBy(pool_, kStreamAffected, d, a, b);
 }
 
 Result<std::vector<CauseTotals>> FleetReader::ReadCauses(int64_t a, int64_t b) {
   ASSIGN_OR_RETURN(auto c, pool_.Acquire());
-  ASSIGN_OR_RETURN(
-      auto rows,
-      c->Exec("SELECT cause, source, COUNT(DISTINCT CASE WHEN device <> '' THEN device END), "
-              "CAST(SUM(events) AS BIGINT), COUNT(DISTINCT CASE WHEN doctor_events > 0 AND device <> '' "
-              "THEN device END) FROM fleet_affected WHERE hour >= $1 AND hour <= $2 GROUP BY cause, "
-              "source ORDER BY cause, source",
-              {a, b}));
+  // Every issue with an event in the window, also those of server refusals without a device.
+  ASSIGN_OR_RETURN(auto events, c->Exec("SELECT cause, source, CAST(SUM(events) AS BIGINT) FROM "
+                                        "fleet_issue_hours WHERE hour >= $1 AND hour <= $2 GROUP BY cause, "
+                                        "source ORDER BY cause, source",
+                                        {a, b}));
+  ASSIGN_OR_RETURN(auto devices,
+                   c->Exec("SELECT stream, k1, k2, CAST(SUM(n) AS BIGINT) FROM fleet_distinct WHERE stream IN "
+                           "($1, $2) AND hour >= $3 AND hour <= $4 AND prev < $3 GROUP BY stream, k1, k2",
+                           {std::string(kStreamIssue), std::string(kStreamDoctor), a, b}));
+  std::map<std::tuple<std::string, std::string, std::string>, int64_t> counts;
+  for (const auto& r : devices.rows) counts[{Text(r, 0), Text(r, 1), Text(r, 2)}] = Int(r, 3);
+  auto count = [&](const char* stream, const std::string& cause, const std::string& source) {
+    auto it = counts.find({stream, cause, source});
+    return it == counts.end() ? int64_t{0} : it->second;
+  };
   std::vector<CauseTotals> out;
-  for (const auto& r : rows.rows)
-    out.push_back(CauseTotals{Text(r, 0), Text(r, 1), Int(r, 2), Int(r, 3), Int(r, 4)});
+  for (const auto& r : events.rows) {
+    const std::string cause = Text(r, 0), source = Text(r, 1);
+    out.push_back(CauseTotals{cause, source, count(kStreamIssue, cause, source), Int(r, 2),
+                              count(kStreamDoctor, cause, source)});
+  }
   return out;
 }
 
@@ -130,60 +147,57 @@ Result<std::vector<SeriesPoint>> FleetReader::ReadAffectedSeries(int64_t a, int6
                                                                  const std::optional<std::string>& cause,
                                                                  const std::optional<std::string>& source) {
   ASSIGN_OR_RETURN(auto c, pool_.Acquire());
-  std::string sql =
-      "SELECT hour, cause, source, COUNT(DISTINCT CASE WHEN device <> '' THEN device END) FROM "
-      "fleet_affected "
-      "WHERE hour >= $1 AND hour <= $2";
-  std::vector<Value> params = {a, b};
-  if (cause && source) {
-    sql += " AND cause = $3 AND source = $4";
-    params.push_back(*cause);
-    params.push_back(*source);
+  const bool one = cause && source;
+  const std::string filter = " AND hour >= $1 AND hour <= $2" + std::string(one ? " AND cause = $3 AND source = $4" : "");
+  const std::vector<Value> params =
+      one ? std::vector<Value>{a, b, *cause, *source, kStreamIssue} : std::vector<Value>{a, b, kStreamIssue};
+  // The points are the hours with events (a server refusal without a device is a point of 0).
+  ASSIGN_OR_RETURN(auto hours, c->Exec("SELECT hour, cause, source FROM fleet_issue_hours WHERE 1 = 1" + filter,
+                                       {params.begin(), params.end() - 1}));
+  const std::string by_keys =
+      " AND hour >= $1 AND hour <= $2" + std::string(one ? " AND k1 = $3 AND k2 = $4" : "");
+  ASSIGN_OR_RETURN(auto devices, c->Exec("SELECT hour, k1, k2, CAST(SUM(n) AS BIGINT) FROM fleet_distinct WHERE "
+                                         "stream = $" + std::to_string(params.size()) + by_keys +
+                                             " GROUP BY hour, k1, k2",
+                                         params));
+  std::map<std::tuple<int64_t, std::string, std::string>, int64_t> points;
+  for (const auto& r : hours.rows) points[{Int(r, 0), Text(r, 1), Text(r, 2)}] = 0;
+  for (const auto& r : devices.rows) {
+    auto it = points.find({Int(r, 0), Text(r, 1), Text(r, 2)});
+    if (it != points.end()) it->second = Int(r, 3);
   }
-  ASSIGN_OR_RETURN(auto rows,
-                   c->Exec(sql + " GROUP BY hour, cause, source ORDER BY hour, cause, source", params));
   std::vector<SeriesPoint> out;
-  for (const auto& r : rows.rows) out.push_back(SeriesPoint{Int(r, 0), Text(r, 1), Text(r, 2), Int(r, 3)});
+  for (const auto& [k, n] : points) out.push_back(SeriesPoint{std::get<0>(k), std::get<1>(k), std::get<2>(k), n});
   return out;
 }
 
 Result<int64_t> FleetReader::ReadIssueAffected(const std::string& cause, const std::string& source, int64_t a,
                                                int64_t b) {
-  return One(
-      pool_,
-      "SELECT COUNT(DISTINCT device) FROM fleet_affected WHERE cause = $1 AND source = $2 AND hour >= $3 AND "
-      "hour <= $4 AND device <> ''",
-      {cause, source, a, b});
+  ASSIGN_OR_RETURN(auto c, pool_.Acquire());
+  return CountDistinct(*c, kStreamIssue, cause, source, a, b);
 }
 
 Result<int64_t> FleetReader::ReadIssueRebound(const std::string& cause, const std::string& source, int64_t a,
                                               int64_t b, int64_t until) {
-  return One(
-      pool_,
-      "SELECT COUNT(*) FROM fleet_issue_devices d WHERE d.cause = $1 AND d.source = $2 AND EXISTS (SELECT 1 "
-      "FROM fleet_rebinds r WHERE r.device = d.device AND r.time >= d.first_time AND r.time <= $5) AND "
-      "EXISTS "
-      "(SELECT 1 FROM fleet_affected f WHERE f.cause = d.cause AND f.source = d.source AND f.device = "
-      "d.device "
-      "AND f.hour >= $3 AND f.hour <= $4)",
-      {cause, source, a, b, until});
+  // Only the issue's re-bound devices are visited (fleet_issue_devices_rebound), each checked for
+  // a failure in the window.
+  return One(pool_,
+             "SELECT COUNT(*) FROM fleet_issue_devices d WHERE d.cause = $1 AND d.source = $2 AND d.rebound_at "
+             "IS NOT NULL AND d.rebound_at <= $5 AND EXISTS (SELECT 1 FROM fleet_affected f WHERE f.cause = "
+             "d.cause AND f.source = d.source AND f.device = d.device AND f.hour >= $3 AND f.hour <= $4)",
+             {cause, source, a, b, until});
 }
 
-Result<std::vector<AffectedDevice>> FleetReader::ReadIssueDevices(const std::string& cause,
-                                                                  const std::string& source) {
+Result<IssueRebinds> FleetReader::ReadIssueRebindTimes(const std::string& cause, const std::string& source) {
+  IssueRebinds out;
+  ASSIGN_OR_RETURN(out.devices, One(pool_, "SELECT COUNT(*) FROM fleet_issue_devices WHERE cause = $1 AND "
+                                           "source = $2",
+                                    {cause, source}));
   ASSIGN_OR_RETURN(auto c, pool_.Acquire());
-  ASSIGN_OR_RETURN(
-      auto rows,
-      c->Exec("SELECT d.device, d.first_time, (SELECT MIN(r.time) FROM fleet_rebinds r WHERE r.device = "
-              "d.device AND r.time >= d.first_time) FROM fleet_issue_devices d WHERE d.cause = $1 AND "
-              "d.source = $2 ORDER BY d.first_time, d.device",
-              {cause, source}));
-  std::vector<AffectedDevice> out;
-  for (const auto& r : rows.rows) {
-    AffectedDevice d{Text(r, 0), Int(r, 1), std::nullopt};
-    if (!IsNull(r, 2)) d.rebound_at = Int(r, 2);
-    out.push_back(std::move(d));
-  }
+  ASSIGN_OR_RETURN(auto rows, c->Exec("SELECT rebound_at - first_time FROM fleet_issue_devices WHERE cause = $1 "
+                                      "AND source = $2 AND rebound_at IS NOT NULL ORDER BY 1",
+                                      {cause, source}));
+  for (const auto& r : rows.rows) out.seconds.push_back(Int(r, 0));
   return out;
 }
 
@@ -192,11 +206,9 @@ Result<std::vector<std::string>> FleetReader::ReadIssueVersions(const std::strin
                                                                 const std::string& dim) {
   ASSIGN_OR_RETURN(std::string d, Dimension(dim, false));
   ASSIGN_OR_RETURN(auto c, pool_.Acquire());
-  ASSIGN_OR_RETURN(auto rows, c->Exec("SELECT DISTINCT " + d +
-                                          " FROM fleet_affected WHERE cause = $1 AND source = $2 "
-                                          "AND " +
-                                          d + " <> '' ORDER BY 1",
-                                      {cause, source}));
+  ASSIGN_OR_RETURN(auto rows, c->Exec("SELECT value FROM fleet_issue_versions WHERE cause = $1 AND source = $2 "
+                                      "AND dimension = $3 ORDER BY 1",
+                                      {cause, source, d}));
   std::vector<std::string> out;
   for (const auto& r : rows.rows) out.push_back(Text(r, 0));
   return out;

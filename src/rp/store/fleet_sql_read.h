@@ -29,7 +29,7 @@ class FleetReader {
                                     int64_t to_hour);
   Result<int64_t> ReadIssueRebound(const std::string& cause, const std::string& source, int64_t from_hour,
                                    int64_t to_hour, int64_t until);
-  Result<std::vector<AffectedDevice>> ReadIssueDevices(const std::string& cause, const std::string& source);
+  Result<IssueRebinds> ReadIssueRebindTimes(const std::string& cause, const std::string& source);
   Result<std::vector<std::string>> ReadIssueVersions(const std::string& cause, const std::string& source,
                                                      const std::string& dimension);
   Result<std::vector<std::string>> ReadIssueCredentials(const std::string& cause, const std::string& source,

@@ -79,11 +79,11 @@ struct SeriesPoint {
   std::string cause, source;
   int64_t devices = 0;
 };
-// Per affected device of an issue: its first failure and its first re-bind at or after it.
-struct AffectedDevice {
-  std::string device;
-  int64_t first_failure = 0;
-  std::optional<int64_t> rebound_at;
+// An issue's affected devices, and for those re-bound since their first failure the seconds from
+// that failure to the first re-bind, ascending.
+struct IssueRebinds {
+  int64_t devices = 0;
+  std::vector<int64_t> seconds;
 };
 
 class FleetStore {
@@ -128,8 +128,7 @@ class FleetStore {
   // no later than `until`.
   virtual Result<int64_t> IssueRebound(const std::string& cause, const std::string& source, int64_t from_hour,
                                        int64_t to_hour, int64_t until) = 0;
-  virtual Result<std::vector<AffectedDevice>> IssueDevices(const std::string& cause,
-                                                           const std::string& source) = 0;
+  virtual Result<IssueRebinds> IssueRebindTimes(const std::string& cause, const std::string& source) = 0;
   // Distinct values of os_version | app_version | enclave_version among the issue's failures.
   virtual Result<std::vector<std::string>> IssueVersions(const std::string& cause, const std::string& source,
                                                          const std::string& dimension) = 0;

@@ -1,6 +1,7 @@
 #include "rp/store/schema.h"
 
 #include <string>
+#include <vector>
 
 namespace enclave::rp::sql {
 namespace {
@@ -152,6 +153,46 @@ CREATE TABLE dashboard_sessions (
   expires_ms BIGINT NOT NULL);
 CREATE INDEX dashboard_sessions_expiry ON dashboard_sessions (expires_ms);
 )",
+    // 4: counts that a summary reads without a pass over devices (rp/store/fleet_distinct.h):
+    // distinct devices per stream, hour and gap; events per issue and hour; the versions an issue
+    // was seen on; each issue device's first re-bind. Filled here from the tables of version 2,
+    // kept by every ingest after.
+    R"(
+CREATE INDEX fleet_activity_device ON fleet_activity (device);
+CREATE INDEX fleet_affected_device ON fleet_affected (device);
+ALTER TABLE fleet_issue_devices ADD COLUMN rebound_at BIGINT;
+UPDATE fleet_issue_devices SET rebound_at = (SELECT MIN(r.time) FROM fleet_rebinds r
+  WHERE r.device = fleet_issue_devices.device AND r.time >= fleet_issue_devices.first_time);
+CREATE INDEX fleet_issue_devices_rebound ON fleet_issue_devices (cause, source, rebound_at);
+CREATE TABLE fleet_distinct (
+  stream TEXT NOT NULL,
+  k1 TEXT NOT NULL,
+  k2 TEXT NOT NULL,
+  hour BIGINT NOT NULL,
+  prev BIGINT NOT NULL,
+  n BIGINT NOT NULL,
+  PRIMARY KEY (stream, k1, k2, hour, prev));
+CREATE TABLE fleet_issue_hours (
+  hour BIGINT NOT NULL,
+  cause TEXT NOT NULL,
+  source TEXT NOT NULL,
+  events BIGINT NOT NULL,
+  PRIMARY KEY (hour, cause, source));
+CREATE TABLE fleet_issue_versions (
+  cause TEXT NOT NULL,
+  source TEXT NOT NULL,
+  dimension TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (cause, source, dimension, value));
+INSERT INTO fleet_issue_hours (hour, cause, source, events)
+  SELECT hour, cause, source, SUM(events) FROM fleet_affected GROUP BY hour, cause, source;
+INSERT INTO fleet_issue_versions (cause, source, dimension, value)
+  SELECT DISTINCT cause, source, 'os_version', os_version FROM fleet_affected WHERE os_version <> ''
+  UNION SELECT DISTINCT cause, source, 'app_version', app_version FROM fleet_affected WHERE app_version <> ''
+  UNION SELECT DISTINCT cause, source, 'enclave_version', enclave_version FROM fleet_affected
+    WHERE enclave_version <> '';
+{DISTINCT_BACKFILL}
+)",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
@@ -163,10 +204,60 @@ std::string ForDialect(std::string sql, Dialect d) {
   replace("{SERIAL}",
           d == Dialect::kPostgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT");
   replace("{PARTITION_BY_TIME}", d == Dialect::kPostgres ? " PARTITION BY RANGE (time)" : "");
+  replace("{DISTINCT_BACKFILL}", DistinctBackfill());
   return sql;
 }
 
 }  // namespace
+
+// fleet_distinct's rows from the memberships fleet_activity and fleet_affected hold: per stream
+// key, each (device, hour) with the device's previous hour in that key (LAG), counted. The same
+// streams as LoadMemberships (fleet_distinct.cpp) reads for one device.
+std::string DistinctBackfill() {
+  struct Stream {
+    const char *stream, *k1, *k2, *from;
+  };
+  const std::string affected = "(SELECT DISTINCT hour, device{V} FROM fleet_affected WHERE source = 'device' AND "
+                               "device <> '')";
+  auto with = [](std::string sql, const std::string& v) {
+    sql.replace(sql.find("{V}"), 3, v.empty() ? "" : ", " + v);
+    return sql;
+  };
+  std::vector<Stream> streams;
+  std::vector<std::string> froms;  // kept alive for the c_str()s below
+  froms.reserve(16);
+  streams.push_back({"'active'", "''", "''", "fleet_activity"});
+  for (const char* d : {"os_version", "app_version", "enclave_version"}) {
+    streams.push_back({"'active'", nullptr, d, "fleet_activity"});
+  }
+  froms.push_back(with(affected, ""));
+  streams.push_back({"'affected'", "''", "''", froms.back().c_str()});
+  for (const char* d : {"os_version", "app_version", "enclave_version", "token"}) {
+    froms.push_back(with(affected, d));
+    streams.push_back({"'affected'", nullptr, d, froms.back().c_str()});
+  }
+  std::string sql;
+  for (const Stream& s : streams) {
+    const bool by = s.k1 == nullptr;
+    const std::string k1 = by ? "'" + std::string(s.k2) + "'" : s.k1;
+    const std::string k2 = by ? std::string(s.k2) : s.k2;
+    const std::string part = by ? "device, " + std::string(s.k2) : "device";
+    sql += "INSERT INTO fleet_distinct (stream, k1, k2, hour, prev, n) SELECT " + std::string(s.stream) + ", " +
+           k1 + ", v, hour, prev, COUNT(*) FROM (SELECT " + k2 +
+           " AS v, hour, COALESCE(LAG(hour) OVER (PARTITION BY " + part + " ORDER BY hour), -1) AS prev FROM " +
+           s.from + " a) s GROUP BY v, hour, prev;\n";
+  }
+  // An issue's devices, and those of them doctor found: keyed by cause and source.
+  for (const char* stream : {"issue", "doctor"}) {
+    const std::string where = std::string(stream) == "doctor" ? " AND doctor_events > 0" : "";
+    sql += std::string("INSERT INTO fleet_distinct (stream, k1, k2, hour, prev, n) SELECT '") + stream +
+           "', cause, source, hour, prev, COUNT(*) FROM (SELECT cause, source, hour, COALESCE(LAG(hour) OVER "
+           "(PARTITION BY cause, source, device ORDER BY hour), -1) AS prev FROM fleet_affected WHERE device "
+           "<> ''" +
+           where + ") s GROUP BY cause, source, hour, prev;\n";
+  }
+  return sql;
+}
 
 Status Migrate(Connection& c) {
   ASSIGN_OR_RETURN(auto tx, Transaction::Begin(c, /*write=*/true));

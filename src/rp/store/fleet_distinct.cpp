@@ -1,0 +1,104 @@
+#include "rp/store/fleet_distinct.h"
+
+#include <vector>
+
+#include "rp/store/fleet_sql.h"
+#include "rp/store/fleet_store.h"
+
+namespace enclave::rp::sql {
+namespace {
+
+constexpr const char* kDimensions[] = {"os_version", "app_version", "enclave_version"};
+
+// (hour, prev) of every hour of one stream.
+void Gaps(const std::set<int64_t>& hours, const StreamKey& key, int64_t sign, DistinctDeltas& out) {
+  int64_t prev = -1;
+  for (int64_t h : hours) {
+    out[{std::get<0>(key), std::get<1>(key), std::get<2>(key), h, prev}] += sign;
+    prev = h;
+  }
+}
+
+}  // namespace
+
+Status LockDevices(Connection& c, const std::set<std::string>& devices) {
+  if (c.dialect() != Dialect::kPostgres) return Ok();
+  for (const std::string& d : devices) {
+    // Two keys: a class constant apart from the migration's and partitions' locks, and the
+    // device's hash (collisions only serialize two devices).
+    RETURN_IF_ERROR(c.Exec("SELECT pg_advisory_xact_lock(7308895, hashtext($1))", {d}));
+  }
+  return Ok();
+}
+
+Result<Memberships> LoadMemberships(Connection& c, const std::string& device) {
+  Memberships m;
+  ASSIGN_OR_RETURN(auto act,
+                   c.Exec("SELECT hour, os_version, app_version, enclave_version FROM fleet_activity WHERE "
+                          "device = $1",
+                          {device}));
+  for (const Row& r : act.rows) {
+    const int64_t hour = Int(r, 0);
+    m[{kStreamActive, "", ""}].insert(hour);
+    for (size_t i = 0; i < 3; ++i) m[{kStreamActive, kDimensions[i], Text(r, i + 1)}].insert(hour);
+  }
+  ASSIGN_OR_RETURN(auto aff, c.Exec("SELECT hour, cause, source, os_version, app_version, enclave_version, "
+                                    "token, doctor_events FROM fleet_affected WHERE device = $1",
+                                    {device}));
+  for (const Row& r : aff.rows) {
+    const int64_t hour = Int(r, 0);
+    const std::string cause = Text(r, 1), source = Text(r, 2);
+    m[{kStreamIssue, cause, source}].insert(hour);
+    if (Int(r, 7) > 0) m[{kStreamDoctor, cause, source}].insert(hour);
+    if (source != kSourceDevice) continue;
+    m[{kStreamAffected, "", ""}].insert(hour);
+    for (size_t i = 0; i < 3; ++i) m[{kStreamAffected, kDimensions[i], Text(r, i + 3)}].insert(hour);
+    m[{kStreamAffected, "token", Text(r, 6)}].insert(hour);
+  }
+  return m;
+}
+
+void AddDistinctDeltas(const Memberships& before, const Memberships& after, DistinctDeltas& deltas) {
+  static const std::set<int64_t> kNone;
+  auto hours = [](const Memberships& m, const StreamKey& k) -> const std::set<int64_t>& {
+    auto it = m.find(k);
+    return it == m.end() ? kNone : it->second;
+  };
+  DistinctDeltas local;
+  for (const auto* side : {&before, &after}) {
+    for (const auto& [key, unused] : *side) {
+      const auto& b = hours(before, key);
+      const auto& a = hours(after, key);
+      if (side == &after && before.count(key)) continue;  // done from the before side
+      if (a == b) continue;
+      Gaps(b, key, -1, local);
+      Gaps(a, key, +1, local);
+    }
+  }
+  for (const auto& [k, n] : local) {
+    if (n != 0) deltas[k] += n;
+  }
+}
+
+Status ApplyDistinctDeltas(Connection& c, const DistinctDeltas& deltas) {
+  std::vector<Row> rows;
+  for (const auto& [k, n] : deltas) {
+    if (n == 0) continue;
+    rows.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), std::get<3>(k), std::get<4>(k), n});
+  }
+  RETURN_IF_ERROR(InsertRows(c, "INSERT INTO fleet_distinct (stream, k1, k2, hour, prev, n)", 6, rows,
+                             "ON CONFLICT (stream, k1, k2, hour, prev) DO UPDATE SET n = fleet_distinct.n + "
+                             "excluded.n"));
+  return Ok();
+}
+
+Result<int64_t> CountDistinct(Connection& c, const std::string& stream, const std::string& k1,
+                              const std::string& k2, int64_t from_hour, int64_t to_hour) {
+  ASSIGN_OR_RETURN(auto rows, c.Exec("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM fleet_distinct WHERE "
+                                     "stream = $1 AND k1 = $2 AND k2 = $3 AND hour >= $4 AND hour <= $5 AND "
+                                     "prev < $4",
+                                     {stream, k1, k2, from_hour, to_hour}));
+  return rows.rows.empty() ? 0 : Int(rows.rows[0], 0);
+}
+
+}  // namespace enclave::rp::sql
