@@ -316,8 +316,8 @@ class SqlFleetStore final : public FleetStore, public FleetReader {
     RETURN_IF_ERROR(InsertRows(c, "INSERT INTO fleet_issue_hours (hour, cause, source, events)", 4, ev,
                                "ON CONFLICT (hour, cause, source) DO UPDATE SET events = "
                                "fleet_issue_hours.events + excluded.events"));
-    RETURN_IF_ERROR(InsertRows(c, "INSERT INTO fleet_issue_versions (cause, source, dimension, value)", 4, ver,
-                               "ON CONFLICT (cause, source, dimension, value) DO NOTHING"));
+    RETURN_IF_ERROR(InsertRows(c, "INSERT INTO fleet_issue_versions (cause, source, dimension, value)", 4,
+                               ver, "ON CONFLICT (cause, source, dimension, value) DO NOTHING"));
     return Ok();
   }
 
@@ -426,7 +426,8 @@ class SqlFleetStore final : public FleetStore, public FleetReader {
   }
 
   // The touched devices, locked, with their memberships before this transaction's writes.
-  static Result<std::map<std::string, Memberships>> Before(Connection& c, const std::set<std::string>& devices) {
+  static Result<std::map<std::string, Memberships>> Before(Connection& c,
+                                                           const std::set<std::string>& devices) {
     RETURN_IF_ERROR(LockDevices(c, devices));
     std::map<std::string, Memberships> out;
     for (const std::string& d : devices) {
@@ -442,10 +443,11 @@ class SqlFleetStore final : public FleetStore, public FleetReader {
     for (const auto& [device, old] : before) {
       ASSIGN_OR_RETURN(auto now, LoadMemberships(c, device));
       AddDistinctDeltas(old, now, deltas);
-      RETURN_IF_ERROR(c.Exec("UPDATE fleet_issue_devices SET rebound_at = (SELECT MIN(r.time) FROM "
-                             "fleet_rebinds r WHERE r.device = fleet_issue_devices.device AND r.time >= "
-                             "fleet_issue_devices.first_time) WHERE device = $1",
-                             {device}));
+      RETURN_IF_ERROR(
+          c.Exec("UPDATE fleet_issue_devices SET rebound_at = (SELECT MIN(r.time) FROM "
+                 "fleet_rebinds r WHERE r.device = fleet_issue_devices.device AND r.time >= "
+                 "fleet_issue_devices.first_time) WHERE device = $1",
+                 {device}));
     }
     return ApplyDistinctDeltas(c, deltas);
   }

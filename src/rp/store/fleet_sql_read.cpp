@@ -41,10 +41,11 @@ Result<std::map<std::string, int64_t>> Pairs(Pool& pool, const std::string& sql,
 Result<std::map<std::string, int64_t>> DistinctBy(Pool& pool, const char* stream, const std::string& dim,
                                                   int64_t a, int64_t b) {
   ASSIGN_OR_RETURN(auto c, pool.Acquire());
-  ASSIGN_OR_RETURN(auto rows, c->Exec("SELECT k2, CAST(SUM(n) AS BIGINT) FROM fleet_distinct WHERE stream = $1 "
-                                      "AND k1 = $2 AND hour >= $3 AND hour <= $4 AND prev < $3 GROUP BY k2 "
-                                      "HAVING SUM(n) > 0",
-                                      {std::string(stream), dim, a, b}));
+  ASSIGN_OR_RETURN(auto rows,
+                   c->Exec("SELECT k2, CAST(SUM(n) AS BIGINT) FROM fleet_distinct WHERE stream = $1 "
+                           "AND k1 = $2 AND hour >= $3 AND hour <= $4 AND prev < $3 GROUP BY k2 "
+                           "HAVING SUM(n) > 0",
+                           {std::string(stream), dim, a, b}));
   std::map<std::string, int64_t> out;
   for (const auto& r : rows.rows) out[Text(r, 0)] = Int(r, 1);
   return out;
@@ -97,10 +98,11 @@ Result<std::map<std::string, int64_t>> FleetReader::ReadActiveBy(const std::stri
 Result<std::map<int64_t, int64_t>> FleetReader::ReadActiveSeries(int64_t a, int64_t b) {
   ASSIGN_OR_RETURN(auto c, pool_.Acquire());
   // In one hour every device of the stream is counted once, whatever its gap.
-  ASSIGN_OR_RETURN(auto rows, c->Exec("SELECT hour, CAST(SUM(n) AS BIGINT) FROM fleet_distinct WHERE stream = "
-                                      "$1 AND k1 = '' AND k2 = '' AND hour >= $2 AND hour <= $3 GROUP BY hour "
-                                      "HAVING SUM(n) > 0",
-                                      {std::string(kStreamActive), a, b}));
+  ASSIGN_OR_RETURN(auto rows,
+                   c->Exec("SELECT hour, CAST(SUM(n) AS BIGINT) FROM fleet_distinct WHERE stream = "
+                           "$1 AND k1 = '' AND k2 = '' AND hour >= $2 AND hour <= $3 GROUP BY hour "
+                           "HAVING SUM(n) > 0",
+                           {std::string(kStreamActive), a, b}));
   std::map<int64_t, int64_t> out;
   for (const auto& r : rows.rows) out[Int(r, 0)] = Int(r, 1);
   return out;
@@ -124,10 +126,11 @@ Result<std::vector<CauseTotals>> FleetReader::ReadCauses(int64_t a, int64_t b) {
                                         "fleet_issue_hours WHERE hour >= $1 AND hour <= $2 GROUP BY cause, "
                                         "source ORDER BY cause, source",
                                         {a, b}));
-  ASSIGN_OR_RETURN(auto devices,
-                   c->Exec("SELECT stream, k1, k2, CAST(SUM(n) AS BIGINT) FROM fleet_distinct WHERE stream IN "
-                           "($1, $2) AND hour >= $3 AND hour <= $4 AND prev < $3 GROUP BY stream, k1, k2",
-                           {std::string(kStreamIssue), std::string(kStreamDoctor), a, b}));
+  ASSIGN_OR_RETURN(
+      auto devices,
+      c->Exec("SELECT stream, k1, k2, CAST(SUM(n) AS BIGINT) FROM fleet_distinct WHERE stream IN "
+              "($1, $2) AND hour >= $3 AND hour <= $4 AND prev < $3 GROUP BY stream, k1, k2",
+              {std::string(kStreamIssue), std::string(kStreamDoctor), a, b}));
   std::map<std::tuple<std::string, std::string, std::string>, int64_t> counts;
   for (const auto& r : devices.rows) counts[{Text(r, 0), Text(r, 1), Text(r, 2)}] = Int(r, 3);
   auto count = [&](const char* stream, const std::string& cause, const std::string& source) {
@@ -148,18 +151,21 @@ Result<std::vector<SeriesPoint>> FleetReader::ReadAffectedSeries(int64_t a, int6
                                                                  const std::optional<std::string>& source) {
   ASSIGN_OR_RETURN(auto c, pool_.Acquire());
   const bool one = cause && source;
-  const std::string filter = " AND hour >= $1 AND hour <= $2" + std::string(one ? " AND cause = $3 AND source = $4" : "");
+  const std::string filter =
+      " AND hour >= $1 AND hour <= $2" + std::string(one ? " AND cause = $3 AND source = $4" : "");
   const std::vector<Value> params =
       one ? std::vector<Value>{a, b, *cause, *source, kStreamIssue} : std::vector<Value>{a, b, kStreamIssue};
   // The points are the hours with events (a server refusal without a device is a point of 0).
-  ASSIGN_OR_RETURN(auto hours, c->Exec("SELECT hour, cause, source FROM fleet_issue_hours WHERE 1 = 1" + filter,
-                                       {params.begin(), params.end() - 1}));
+  ASSIGN_OR_RETURN(auto hours,
+                   c->Exec("SELECT hour, cause, source FROM fleet_issue_hours WHERE 1 = 1" + filter,
+                           {params.begin(), params.end() - 1}));
   const std::string by_keys =
       " AND hour >= $1 AND hour <= $2" + std::string(one ? " AND k1 = $3 AND k2 = $4" : "");
-  ASSIGN_OR_RETURN(auto devices, c->Exec("SELECT hour, k1, k2, CAST(SUM(n) AS BIGINT) FROM fleet_distinct WHERE "
-                                         "stream = $" + std::to_string(params.size()) + by_keys +
-                                             " GROUP BY hour, k1, k2",
-                                         params));
+  ASSIGN_OR_RETURN(auto devices,
+                   c->Exec("SELECT hour, k1, k2, CAST(SUM(n) AS BIGINT) FROM fleet_distinct WHERE "
+                           "stream = $" +
+                               std::to_string(params.size()) + by_keys + " GROUP BY hour, k1, k2",
+                           params));
   std::map<std::tuple<int64_t, std::string, std::string>, int64_t> points;
   for (const auto& r : hours.rows) points[{Int(r, 0), Text(r, 1), Text(r, 2)}] = 0;
   for (const auto& r : devices.rows) {
@@ -167,7 +173,8 @@ Result<std::vector<SeriesPoint>> FleetReader::ReadAffectedSeries(int64_t a, int6
     if (it != points.end()) it->second = Int(r, 3);
   }
   std::vector<SeriesPoint> out;
-  for (const auto& [k, n] : points) out.push_back(SeriesPoint{std::get<0>(k), std::get<1>(k), std::get<2>(k), n});
+  for (const auto& [k, n] : points)
+    out.push_back(SeriesPoint{std::get<0>(k), std::get<1>(k), std::get<2>(k), n});
   return out;
 }
 
@@ -181,22 +188,25 @@ Result<int64_t> FleetReader::ReadIssueRebound(const std::string& cause, const st
                                               int64_t b, int64_t until) {
   // Only the issue's re-bound devices are visited (fleet_issue_devices_rebound), each checked for
   // a failure in the window.
-  return One(pool_,
-             "SELECT COUNT(*) FROM fleet_issue_devices d WHERE d.cause = $1 AND d.source = $2 AND d.rebound_at "
-             "IS NOT NULL AND d.rebound_at <= $5 AND EXISTS (SELECT 1 FROM fleet_affected f WHERE f.cause = "
-             "d.cause AND f.source = d.source AND f.device = d.device AND f.hour >= $3 AND f.hour <= $4)",
-             {cause, source, a, b, until});
+  return One(
+      pool_,
+      "SELECT COUNT(*) FROM fleet_issue_devices d WHERE d.cause = $1 AND d.source = $2 AND d.rebound_at "
+      "IS NOT NULL AND d.rebound_at <= $5 AND EXISTS (SELECT 1 FROM fleet_affected f WHERE f.cause = "
+      "d.cause AND f.source = d.source AND f.device = d.device AND f.hour >= $3 AND f.hour <= $4)",
+      {cause, source, a, b, until});
 }
 
 Result<IssueRebinds> FleetReader::ReadIssueRebindTimes(const std::string& cause, const std::string& source) {
   IssueRebinds out;
-  ASSIGN_OR_RETURN(out.devices, One(pool_, "SELECT COUNT(*) FROM fleet_issue_devices WHERE cause = $1 AND "
-                                           "source = $2",
+  ASSIGN_OR_RETURN(out.devices, One(pool_,
+                                    "SELECT COUNT(*) FROM fleet_issue_devices WHERE cause = $1 AND "
+                                    "source = $2",
                                     {cause, source}));
   ASSIGN_OR_RETURN(auto c, pool_.Acquire());
-  ASSIGN_OR_RETURN(auto rows, c->Exec("SELECT rebound_at - first_time FROM fleet_issue_devices WHERE cause = $1 "
-                                      "AND source = $2 AND rebound_at IS NOT NULL ORDER BY 1",
-                                      {cause, source}));
+  ASSIGN_OR_RETURN(auto rows,
+                   c->Exec("SELECT rebound_at - first_time FROM fleet_issue_devices WHERE cause = $1 "
+                           "AND source = $2 AND rebound_at IS NOT NULL ORDER BY 1",
+                           {cause, source}));
   for (const auto& r : rows.rows) out.seconds.push_back(Int(r, 0));
   return out;
 }
@@ -206,9 +216,10 @@ Result<std::vector<std::string>> FleetReader::ReadIssueVersions(const std::strin
                                                                 const std::string& dim) {
   ASSIGN_OR_RETURN(std::string d, Dimension(dim, false));
   ASSIGN_OR_RETURN(auto c, pool_.Acquire());
-  ASSIGN_OR_RETURN(auto rows, c->Exec("SELECT value FROM fleet_issue_versions WHERE cause = $1 AND source = $2 "
-                                      "AND dimension = $3 ORDER BY 1",
-                                      {cause, source, d}));
+  ASSIGN_OR_RETURN(auto rows,
+                   c->Exec("SELECT value FROM fleet_issue_versions WHERE cause = $1 AND source = $2 "
+                           "AND dimension = $3 ORDER BY 1",
+                           {cause, source, d}));
   std::vector<std::string> out;
   for (const auto& r : rows.rows) out.push_back(Text(r, 0));
   return out;

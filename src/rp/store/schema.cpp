@@ -217,8 +217,9 @@ std::string DistinctBackfill() {
   struct Stream {
     const char *stream, *k1, *k2, *from;
   };
-  const std::string affected = "(SELECT DISTINCT hour, device{V} FROM fleet_affected WHERE source = 'device' AND "
-                               "device <> '')";
+  const std::string affected =
+      "(SELECT DISTINCT hour, device{V} FROM fleet_affected WHERE source = 'device' AND "
+      "device <> '')";
   auto with = [](std::string sql, const std::string& v) {
     sql.replace(sql.find("{V}"), 3, v.empty() ? "" : ", " + v);
     return sql;
@@ -242,10 +243,10 @@ std::string DistinctBackfill() {
     const std::string k1 = by ? "'" + std::string(s.k2) + "'" : s.k1;
     const std::string k2 = by ? std::string(s.k2) : s.k2;
     const std::string part = by ? "device, " + std::string(s.k2) : "device";
-    sql += "INSERT INTO fleet_distinct (stream, k1, k2, hour, prev, n) SELECT " + std::string(s.stream) + ", " +
-           k1 + ", v, hour, prev, COUNT(*) FROM (SELECT " + k2 +
-           " AS v, hour, COALESCE(LAG(hour) OVER (PARTITION BY " + part + " ORDER BY hour), -1) AS prev FROM " +
-           s.from + " a) s GROUP BY v, hour, prev;\n";
+    sql += "INSERT INTO fleet_distinct (stream, k1, k2, hour, prev, n) SELECT " + std::string(s.stream) +
+           ", " + k1 + ", v, hour, prev, COUNT(*) FROM (SELECT " + k2 +
+           " AS v, hour, COALESCE(LAG(hour) OVER (PARTITION BY " + part +
+           " ORDER BY hour), -1) AS prev FROM " + s.from + " a) s GROUP BY v, hour, prev;\n";
   }
   // An issue's devices, and those of them doctor found: keyed by cause and source.
   for (const char* stream : {"issue", "doctor"}) {
@@ -264,6 +265,9 @@ Status Migrate(Connection& c) {
   if (c.dialect() == Dialect::kPostgres) {
     // Any constant works as long as every node uses the same one.
     RETURN_IF_ERROR(c.Exec("SELECT pg_advisory_xact_lock(7308895159218320000)"));
+    // A connection's statements are cut at 10 s (postgres_connection.cpp), which is right for a
+    // request and not for a migration over millions of rows (migration 4's backfill).
+    RETURN_IF_ERROR(c.Exec("SET LOCAL statement_timeout = 0"));
   }
   RETURN_IF_ERROR(c.Script("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)"));
   ASSIGN_OR_RETURN(auto rows, c.Exec("SELECT COALESCE(MAX(version), 0) FROM schema_version"));

@@ -118,28 +118,33 @@ void ExpectCountsMatch(FleetStore& f, sqlite3* db, uint32_t seed, const std::str
     const int64_t a = kHour0 + rng() % 200, b = a + rng() % 80;
     const std::string in = " hour >= " + std::to_string(a) + " AND hour <= " + std::to_string(b);
     SCOPED_TRACE(what + " window " + std::to_string(a - kHour0) + ".." + std::to_string(b - kHour0));
-    EXPECT_EQ(*f.ActiveDevices(a, b), Scalar(db, "SELECT COUNT(DISTINCT device) FROM fleet_activity WHERE" + in));
+    EXPECT_EQ(*f.ActiveDevices(a, b),
+              Scalar(db, "SELECT COUNT(DISTINCT device) FROM fleet_activity WHERE" + in));
     EXPECT_EQ(*f.AffectedDevices(a, b),
-              Scalar(db, "SELECT COUNT(DISTINCT device) FROM fleet_affected WHERE source = 'device' AND "
-                         "device <> '' AND" + in));
+              Scalar(db,
+                     "SELECT COUNT(DISTINCT device) FROM fleet_affected WHERE source = 'device' AND "
+                     "device <> '' AND" +
+                         in));
     for (const char* dim : {"os_version", "app_version", "enclave_version"}) {
       EXPECT_EQ(*f.ActiveBy(dim, a, b),
-                Pairs(db, std::string("SELECT ") + dim + ", COUNT(DISTINCT device) FROM fleet_activity WHERE" +
-                              in + " GROUP BY 1"))
+                Pairs(db, std::string("SELECT ") + dim +
+                              ", COUNT(DISTINCT device) FROM fleet_activity WHERE" + in + " GROUP BY 1"))
           << dim;
     }
     for (const char* dim : {"os_version", "token"}) {
-      EXPECT_EQ(*f.AffectedBy(dim, a, b),
-                Pairs(db, std::string("SELECT ") + dim + ", COUNT(DISTINCT device) FROM fleet_affected WHERE " +
-                              "source = 'device' AND device <> '' AND" + in + " GROUP BY 1"))
+      EXPECT_EQ(
+          *f.AffectedBy(dim, a, b),
+          Pairs(db, std::string("SELECT ") + dim + ", COUNT(DISTINCT device) FROM fleet_affected WHERE " +
+                        "source = 'device' AND device <> '' AND" + in + " GROUP BY 1"))
           << dim;
     }
     std::map<std::string, int64_t> series;
     auto active_series = f.ActiveSeries(a, b);
     ASSERT_TRUE(active_series.ok());
     for (const auto& [h, n] : *active_series) series[std::to_string(h)] = n;
-    EXPECT_EQ(series, Pairs(db, "SELECT CAST(hour AS TEXT), COUNT(DISTINCT device) FROM fleet_activity WHERE" +
-                                    in + " GROUP BY hour"));
+    EXPECT_EQ(series,
+              Pairs(db, "SELECT CAST(hour AS TEXT), COUNT(DISTINCT device) FROM fleet_activity WHERE" + in +
+                            " GROUP BY hour"));
     std::map<std::string, int64_t> causes, doctor, events, points;
     auto totals = f.Causes(a, b);
     ASSERT_TRUE(totals.ok());
@@ -150,19 +155,24 @@ void ExpectCountsMatch(FleetStore& f, sqlite3* db, uint32_t seed, const std::str
       EXPECT_EQ(*f.IssueAffected(c.cause, c.source, a, b), c.affected_devices);
     }
     const std::string by = " FROM fleet_affected WHERE" + in + " GROUP BY cause, source";
-    EXPECT_EQ(causes, Pairs(db, "SELECT cause || '/' || source, COUNT(DISTINCT CASE WHEN device <> '' THEN "
-                                "device END)" + by));
-    EXPECT_EQ(doctor, Pairs(db, "SELECT cause || '/' || source, COUNT(DISTINCT CASE WHEN device <> '' AND "
-                                "doctor_events > 0 THEN device END)" + by));
+    EXPECT_EQ(causes, Pairs(db,
+                            "SELECT cause || '/' || source, COUNT(DISTINCT CASE WHEN device <> '' THEN "
+                            "device END)" +
+                                by));
+    EXPECT_EQ(doctor, Pairs(db,
+                            "SELECT cause || '/' || source, COUNT(DISTINCT CASE WHEN device <> '' AND "
+                            "doctor_events > 0 THEN device END)" +
+                                by));
     EXPECT_EQ(events, Pairs(db, "SELECT cause || '/' || source, SUM(events)" + by));
     auto affected_series = f.AffectedSeries(a, b, std::nullopt, std::nullopt);
     ASSERT_TRUE(affected_series.ok());
     for (const SeriesPoint& p : *affected_series) {
       points[std::to_string(p.hour) + "/" + p.cause + "/" + p.source] = p.devices;
     }
-    EXPECT_EQ(points, Pairs(db, "SELECT hour || '/' || cause || '/' || source, COUNT(DISTINCT CASE WHEN device "
-                                "<> '' THEN device END) FROM fleet_affected WHERE" + in +
-                                    " GROUP BY hour, cause, source"));
+    EXPECT_EQ(points, Pairs(db,
+                            "SELECT hour || '/' || cause || '/' || source, COUNT(DISTINCT CASE WHEN device "
+                            "<> '' THEN device END) FROM fleet_affected WHERE" +
+                                in + " GROUP BY hour, cause, source"));
   }
 }
 
@@ -193,10 +203,11 @@ TEST(FleetDistinct, CountsKeptAtIngestEqualCountsOverEveryDevice) {
       ASSERT_TRUE(r.ok());
       const std::string where = std::string(" WHERE cause = '") + cause + "' AND source = 'device'";
       EXPECT_EQ(r->devices, Scalar(db, "SELECT COUNT(*) FROM fleet_issue_devices" + where));
-      EXPECT_EQ(static_cast<int64_t>(r->seconds.size()),
-                Scalar(db, "SELECT COUNT(*) FROM fleet_issue_devices d" + where +
-                               " AND EXISTS (SELECT 1 FROM fleet_rebinds r WHERE r.device = d.device AND r.time >= "
-                               "d.first_time)"));
+      EXPECT_EQ(
+          static_cast<int64_t>(r->seconds.size()),
+          Scalar(db, "SELECT COUNT(*) FROM fleet_issue_devices d" + where +
+                         " AND EXISTS (SELECT 1 FROM fleet_rebinds r WHERE r.device = d.device AND r.time >= "
+                         "d.first_time)"));
       EXPECT_TRUE(std::is_sorted(r->seconds.begin(), r->seconds.end()));
       if (pg) {
         auto q = pg->Fleet().IssueRebindTimes(cause, "device");
