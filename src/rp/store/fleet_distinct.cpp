@@ -8,8 +8,6 @@
 namespace enclave::rp::sql {
 namespace {
 
-constexpr const char* kDimensions[] = {"os_version", "app_version", "enclave_version"};
-
 // (hour, prev) of every hour of one stream.
 void Gaps(const std::set<int64_t>& hours, const StreamKey& key, int64_t sign, DistinctDeltas& out) {
   int64_t prev = -1;
@@ -40,7 +38,7 @@ Result<Memberships> LoadMemberships(Connection& c, const std::string& device) {
   for (const Row& r : act.rows) {
     const int64_t hour = Int(r, 0);
     m[{kStreamActive, "", ""}].insert(hour);
-    for (size_t i = 0; i < 3; ++i) m[{kStreamActive, kDimensions[i], Text(r, i + 1)}].insert(hour);
+    for (size_t i = 0; i < 3; ++i) m[{kStreamActive, kVersionDimensions[i], Text(r, i + 1)}].insert(hour);
   }
   ASSIGN_OR_RETURN(auto aff, c.Exec("SELECT hour, cause, source, os_version, app_version, enclave_version, "
                                     "token, doctor_events FROM fleet_affected WHERE device = $1",
@@ -52,31 +50,22 @@ Result<Memberships> LoadMemberships(Connection& c, const std::string& device) {
     if (Int(r, 7) > 0) m[{kStreamDoctor, cause, source}].insert(hour);
     if (source != kSourceDevice) continue;
     m[{kStreamAffected, "", ""}].insert(hour);
-    for (size_t i = 0; i < 3; ++i) m[{kStreamAffected, kDimensions[i], Text(r, i + 3)}].insert(hour);
+    for (size_t i = 0; i < 3; ++i) m[{kStreamAffected, kVersionDimensions[i], Text(r, i + 3)}].insert(hour);
     m[{kStreamAffected, "token", Text(r, 6)}].insert(hour);
   }
   return m;
 }
 
 void AddDistinctDeltas(const Memberships& before, const Memberships& after, DistinctDeltas& deltas) {
-  static const std::set<int64_t> kNone;
-  auto hours = [](const Memberships& m, const StreamKey& k) -> const std::set<int64_t>& {
-    auto it = m.find(k);
-    return it == m.end() ? kNone : it->second;
-  };
-  DistinctDeltas local;
-  for (const auto* side : {&before, &after}) {
-    for (const auto& [key, unused] : *side) {
-      const auto& b = hours(before, key);
-      const auto& a = hours(after, key);
-      if (side == &after && before.count(key)) continue;  // done from the before side
-      if (a == b) continue;
-      Gaps(b, key, -1, local);
-      Gaps(a, key, +1, local);
-    }
+  // Rows of one key that neither side changes cancel to 0, which ApplyDistinctDeltas skips.
+  for (const auto& [key, hours] : before) {
+    auto now = after.find(key);
+    if (now != after.end() && now->second == hours) continue;
+    Gaps(hours, key, -1, deltas);
+    if (now != after.end()) Gaps(now->second, key, +1, deltas);
   }
-  for (const auto& [k, n] : local) {
-    if (n != 0) deltas[k] += n;
+  for (const auto& [key, hours] : after) {
+    if (!before.count(key)) Gaps(hours, key, +1, deltas);
   }
 }
 

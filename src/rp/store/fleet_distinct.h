@@ -23,6 +23,9 @@ inline constexpr char kStreamActive[] = "active";      // k1: '' or a dimension,
 inline constexpr char kStreamAffected[] = "affected";  // the same keys, failures with source device
 inline constexpr char kStreamIssue[] = "issue";        // k1: cause, k2: source
 inline constexpr char kStreamDoctor[] = "doctor";      // k1: cause, k2: source; found by doctor
+// The breakdowns a report's versions give (k1 of the active and affected streams; the affected
+// stream also has "token").
+inline constexpr const char* kVersionDimensions[] = {"os_version", "app_version", "enclave_version"};
 
 using StreamKey = std::tuple<std::string, std::string, std::string>;  // stream, k1, k2
 // One device's hours in each stream it belongs to.

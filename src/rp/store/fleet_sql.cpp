@@ -110,10 +110,14 @@ class SqlFleetStore final : public FleetStore, public FleetReader {
     ASSIGN_OR_RETURN(auto c, pool_.Acquire());
     ASSIGN_OR_RETURN(auto tx, Transaction::Begin(*c, /*write=*/true));
     const Dialect d = c->dialect();
-    std::set<std::string> touched;
+    // Every device whose memberships change; of those, the ones whose issue devices or re-binds
+    // change (a login changes neither).
+    std::set<std::string> touched, rebind_side;
+    for (const auto& e : a.refusals) rebind_side.insert(e.device);
+    for (const auto& r : a.rebinds) rebind_side.insert(r.device);
+    rebind_side.erase("");
+    touched = rebind_side;
     for (const auto& [time, device] : a.logins) touched.insert(device);
-    for (const auto& e : a.refusals) touched.insert(e.device);
-    for (const auto& r : a.rebinds) touched.insert(r.device);
     touched.erase("");
     ASSIGN_OR_RETURN(auto before, Before(*c, touched));
     std::map<std::pair<int64_t, std::string>, bool> activity;
@@ -164,7 +168,7 @@ class SqlFleetStore final : public FleetStore, public FleetReader {
     RETURN_IF_ERROR(InsertRows(*c, "INSERT INTO fleet_rebinds (device, replaced_credential_id, time)", 3, reb,
                                "ON CONFLICT (device, replaced_credential_id) DO UPDATE SET time = " +
                                    Least(d) + "(fleet_rebinds.time, excluded.time)"));
-    RETURN_IF_ERROR(After(*c, before));
+    RETURN_IF_ERROR(After(*c, before, rebind_side));
     return tx.Commit();
   }
 
@@ -304,10 +308,9 @@ class SqlFleetStore final : public FleetStore, public FleetReader {
     for (const Row& r : rows) {
       const std::string cause = std::get<std::string>(r[1]), source = std::get<std::string>(r[2]);
       events[{std::get<int64_t>(r[0]), cause, source}] += std::get<int64_t>(r[8]);
-      const char* dims[] = {"os_version", "app_version", "enclave_version"};
       for (size_t i = 0; i < 3; ++i) {
         const std::string& v = std::get<std::string>(r[4 + i]);
-        if (!v.empty()) versions.insert({cause, source, dims[i], v});
+        if (!v.empty()) versions.insert({cause, source, kVersionDimensions[i], v});
       }
     }
     std::vector<Row> ev, ver;
@@ -422,7 +425,8 @@ class SqlFleetStore final : public FleetStore, public FleetReader {
     RETURN_IF_ERROR(InsertRows(c, "INSERT INTO fleet_rebinds (device, replaced_credential_id, time)", 3, reb,
                                "ON CONFLICT (device, replaced_credential_id) DO UPDATE SET time = " +
                                    Least(c.dialect()) + "(fleet_rebinds.time, excluded.time)"));
-    return After(c, before);
+    if (spans.empty() && rebinds.empty()) return After(c, before, {});
+    return After(c, before, {device});
   }
 
   // The touched devices, locked, with their memberships before this transaction's writes.
@@ -436,13 +440,17 @@ class SqlFleetStore final : public FleetStore, public FleetReader {
     return out;
   }
 
-  // After the writes: the distinct counts' change, and each touched device's first re-bind after
-  // its first failure of every issue (which either side of that pair may have moved).
-  static Status After(Connection& c, const std::map<std::string, Memberships>& before) {
+  // After the writes: the distinct counts' change, and for the devices given a failure or a
+  // re-bind, their first re-bind after their first failure of every issue (which either side of
+  // that pair may have moved).
+  static Status After(Connection& c, const std::map<std::string, Memberships>& before,
+                      const std::set<std::string>& rebind_side) {
     DistinctDeltas deltas;
     for (const auto& [device, old] : before) {
       ASSIGN_OR_RETURN(auto now, LoadMemberships(c, device));
       AddDistinctDeltas(old, now, deltas);
+    }
+    for (const std::string& device : rebind_side) {
       RETURN_IF_ERROR(
           c.Exec("UPDATE fleet_issue_devices SET rebound_at = (SELECT MIN(r.time) FROM "
                  "fleet_rebinds r WHERE r.device = fleet_issue_devices.device AND r.time >= "

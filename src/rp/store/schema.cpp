@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "rp/store/fleet_distinct.h"
+
 namespace enclave::rp::sql {
 namespace {
 
@@ -164,6 +166,7 @@ ALTER TABLE fleet_issue_devices ADD COLUMN rebound_at BIGINT;
 UPDATE fleet_issue_devices SET rebound_at = (SELECT MIN(r.time) FROM fleet_rebinds r
   WHERE r.device = fleet_issue_devices.device AND r.time >= fleet_issue_devices.first_time);
 CREATE INDEX fleet_issue_devices_rebound ON fleet_issue_devices (cause, source, rebound_at);
+CREATE INDEX fleet_issue_devices_device ON fleet_issue_devices (device);
 CREATE TABLE fleet_distinct (
   stream TEXT NOT NULL,
   k1 TEXT NOT NULL,
@@ -214,49 +217,28 @@ std::string ForDialect(std::string sql, Dialect d) {
 // key, each (device, hour) with the device's previous hour in that key (LAG), counted. The same
 // streams as LoadMemberships (fleet_distinct.cpp) reads for one device.
 std::string DistinctBackfill() {
-  struct Stream {
-    const char *stream, *k1, *k2, *from;
+  // One statement per stream: k1 and k2 are expressions over the rows of `from`, `keys` the
+  // columns among them that a device's hours are kept apart by.
+  auto insert = [](const std::string& stream, const std::string& k1, const std::string& k2,
+                   const std::string& keys, const std::string& from) {
+    return "INSERT INTO fleet_distinct (stream, k1, k2, hour, prev, n) SELECT '" + stream +
+           "', k1, k2, hour, prev, COUNT(*) FROM (SELECT " + k1 + " AS k1, " + k2 +
+           " AS k2, hour, COALESCE(LAG(hour) OVER (PARTITION BY " + keys +
+           "device ORDER BY hour), -1) AS prev FROM " + from + ") s GROUP BY k1, k2, hour, prev;\n";
   };
-  const std::string affected =
-      "(SELECT DISTINCT hour, device{V} FROM fleet_affected WHERE source = 'device' AND "
-      "device <> '')";
-  auto with = [](std::string sql, const std::string& v) {
-    sql.replace(sql.find("{V}"), 3, v.empty() ? "" : ", " + v);
-    return sql;
+  auto affected = [](const std::string& column) {
+    return "(SELECT DISTINCT hour, device" + (column.empty() ? "" : ", " + column) +
+           " FROM fleet_affected WHERE source = 'device' AND device <> '') a";
   };
-  std::vector<Stream> streams;
-  std::vector<std::string> froms;  // kept alive for the c_str()s below
-  froms.reserve(16);
-  streams.push_back({"'active'", "''", "''", "fleet_activity"});
-  for (const char* d : {"os_version", "app_version", "enclave_version"}) {
-    streams.push_back({"'active'", nullptr, d, "fleet_activity"});
-  }
-  froms.push_back(with(affected, ""));
-  streams.push_back({"'affected'", "''", "''", froms.back().c_str()});
-  for (const char* d : {"os_version", "app_version", "enclave_version", "token"}) {
-    froms.push_back(with(affected, d));
-    streams.push_back({"'affected'", nullptr, d, froms.back().c_str()});
-  }
-  std::string sql;
-  for (const Stream& s : streams) {
-    const bool by = s.k1 == nullptr;
-    const std::string k1 = by ? "'" + std::string(s.k2) + "'" : s.k1;
-    const std::string k2 = by ? std::string(s.k2) : s.k2;
-    const std::string part = by ? "device, " + std::string(s.k2) : "device";
-    sql += "INSERT INTO fleet_distinct (stream, k1, k2, hour, prev, n) SELECT " + std::string(s.stream) +
-           ", " + k1 + ", v, hour, prev, COUNT(*) FROM (SELECT " + k2 +
-           " AS v, hour, COALESCE(LAG(hour) OVER (PARTITION BY " + part +
-           " ORDER BY hour), -1) AS prev FROM " + s.from + " a) s GROUP BY v, hour, prev;\n";
-  }
-  // An issue's devices, and those of them doctor found: keyed by cause and source.
-  for (const char* stream : {"issue", "doctor"}) {
-    const std::string where = std::string(stream) == "doctor" ? " AND doctor_events > 0" : "";
-    sql += std::string("INSERT INTO fleet_distinct (stream, k1, k2, hour, prev, n) SELECT '") + stream +
-           "', cause, source, hour, prev, COUNT(*) FROM (SELECT cause, source, hour, COALESCE(LAG(hour) OVER "
-           "(PARTITION BY cause, source, device ORDER BY hour), -1) AS prev FROM fleet_affected WHERE device "
-           "<> ''" +
-           where + ") s GROUP BY cause, source, hour, prev;\n";
-  }
+  std::string sql = insert(kStreamActive, "''", "''", "", "fleet_activity");
+  sql += insert(kStreamAffected, "''", "''", "", affected(""));
+  std::vector<std::string> by(std::begin(kVersionDimensions), std::end(kVersionDimensions));
+  for (const std::string& d : by) sql += insert(kStreamActive, "'" + d + "'", d, d + ", ", "fleet_activity");
+  by.push_back("token");
+  for (const std::string& d : by) sql += insert(kStreamAffected, "'" + d + "'", d, d + ", ", affected(d));
+  sql += insert(kStreamIssue, "cause", "source", "cause, source, ", "fleet_affected WHERE device <> ''");
+  sql += insert(kStreamDoctor, "cause", "source", "cause, source, ",
+                "fleet_affected WHERE device <> '' AND doctor_events > 0");
   return sql;
 }
 
