@@ -1,6 +1,7 @@
 #include "rp/store/fleet_sql_read.h"
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "rp/store/fleet_distinct.h"
 
@@ -126,22 +127,14 @@ Result<std::vector<CauseTotals>> FleetReader::ReadCauses(int64_t a, int64_t b) {
                                         "fleet_issue_hours WHERE hour >= $1 AND hour <= $2 GROUP BY cause, "
                                         "source ORDER BY cause, source",
                                         {a, b}));
-  ASSIGN_OR_RETURN(
-      auto devices,
-      c->Exec("SELECT stream, k1, k2, CAST(SUM(n) AS BIGINT) FROM fleet_distinct WHERE stream IN "
-              "($1, $2) AND hour >= $3 AND hour <= $4 AND prev < $3 GROUP BY stream, k1, k2",
-              {std::string(kStreamIssue), std::string(kStreamDoctor), a, b}));
-  std::map<std::tuple<std::string, std::string, std::string>, int64_t> counts;
-  for (const auto& r : devices.rows) counts[{Text(r, 0), Text(r, 1), Text(r, 2)}] = Int(r, 3);
-  auto count = [&](const char* stream, const std::string& cause, const std::string& source) {
-    auto it = counts.find({stream, cause, source});
-    return it == counts.end() ? int64_t{0} : it->second;
-  };
+  // One range of fleet_distinct's key per issue and stream (a read over every issue's rows would
+  // visit all their hours, the window's or not).
   std::vector<CauseTotals> out;
   for (const auto& r : events.rows) {
     const std::string cause = Text(r, 0), source = Text(r, 1);
-    out.push_back(CauseTotals{cause, source, count(kStreamIssue, cause, source), Int(r, 2),
-                              count(kStreamDoctor, cause, source)});
+    ASSIGN_OR_RETURN(int64_t devices, CountDistinct(*c, kStreamIssue, cause, source, a, b));
+    ASSIGN_OR_RETURN(int64_t doctor, CountDistinct(*c, kStreamDoctor, cause, source, a, b));
+    out.push_back(CauseTotals{cause, source, devices, Int(r, 2), doctor});
   }
   return out;
 }
@@ -150,27 +143,31 @@ Result<std::vector<SeriesPoint>> FleetReader::ReadAffectedSeries(int64_t a, int6
                                                                  const std::optional<std::string>& cause,
                                                                  const std::optional<std::string>& source) {
   ASSIGN_OR_RETURN(auto c, pool_.Acquire());
-  const bool one = cause && source;
-  const std::string filter =
-      " AND hour >= $1 AND hour <= $2" + std::string(one ? " AND cause = $3 AND source = $4" : "");
-  const std::vector<Value> params =
-      one ? std::vector<Value>{a, b, *cause, *source, kStreamIssue} : std::vector<Value>{a, b, kStreamIssue};
+  std::string filter = " AND hour >= $1 AND hour <= $2";
+  std::vector<Value> params{a, b};
+  if (cause && source) {
+    filter += " AND cause = $3 AND source = $4";
+    params.insert(params.end(), {*cause, *source});
+  }
   // The points are the hours with events (a server refusal without a device is a point of 0).
   ASSIGN_OR_RETURN(auto hours,
-                   c->Exec("SELECT hour, cause, source FROM fleet_issue_hours WHERE 1 = 1" + filter,
-                           {params.begin(), params.end() - 1}));
-  const std::string by_keys =
-      " AND hour >= $1 AND hour <= $2" + std::string(one ? " AND k1 = $3 AND k2 = $4" : "");
-  ASSIGN_OR_RETURN(auto devices,
-                   c->Exec("SELECT hour, k1, k2, CAST(SUM(n) AS BIGINT) FROM fleet_distinct WHERE "
-                           "stream = $" +
-                               std::to_string(params.size()) + by_keys + " GROUP BY hour, k1, k2",
-                           params));
+                   c->Exec("SELECT hour, cause, source FROM fleet_issue_hours WHERE 1 = 1" + filter, params));
   std::map<std::tuple<int64_t, std::string, std::string>, int64_t> points;
-  for (const auto& r : hours.rows) points[{Int(r, 0), Text(r, 1), Text(r, 2)}] = 0;
-  for (const auto& r : devices.rows) {
-    auto it = points.find({Int(r, 0), Text(r, 1), Text(r, 2)});
-    if (it != points.end()) it->second = Int(r, 3);
+  std::set<std::pair<std::string, std::string>> issues;
+  for (const auto& r : hours.rows) {
+    points[{Int(r, 0), Text(r, 1), Text(r, 2)}] = 0;
+    issues.insert({Text(r, 1), Text(r, 2)});
+  }
+  // In one hour every device of the stream is counted once, whatever its gap.
+  for (const auto& [k1, k2] : issues) {
+    ASSIGN_OR_RETURN(auto devices,
+                     c->Exec("SELECT hour, CAST(SUM(n) AS BIGINT) FROM fleet_distinct WHERE stream = $1 AND "
+                             "k1 = $2 AND k2 = $3 AND hour >= $4 AND hour <= $5 GROUP BY hour",
+                             {std::string(kStreamIssue), k1, k2, a, b}));
+    for (const auto& r : devices.rows) {
+      auto it = points.find({Int(r, 0), k1, k2});
+      if (it != points.end()) it->second = Int(r, 1);
+    }
   }
   std::vector<SeriesPoint> out;
   for (const auto& [k, n] : points)

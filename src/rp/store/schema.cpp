@@ -196,6 +196,23 @@ INSERT INTO fleet_issue_versions (cause, source, dimension, value)
     WHERE enclave_version <> '';
 {DISTINCT_BACKFILL}
 )",
+    // 5: fleet_distinct keyed by hour before k2, so that a window's rows per dimension are one
+    // range of the key (with k2 before hour, a breakdown read every hour of every value: 65 ms of
+    // a summary's 70 at 3 million reports).
+    R"(
+CREATE TABLE fleet_distinct_by_hour (
+  stream TEXT NOT NULL,
+  k1 TEXT NOT NULL,
+  k2 TEXT NOT NULL,
+  hour BIGINT NOT NULL,
+  prev BIGINT NOT NULL,
+  n BIGINT NOT NULL,
+  PRIMARY KEY (stream, k1, hour, k2, prev));
+INSERT INTO fleet_distinct_by_hour (stream, k1, k2, hour, prev, n)
+  SELECT stream, k1, k2, hour, prev, n FROM fleet_distinct WHERE n <> 0;
+DROP TABLE fleet_distinct;
+ALTER TABLE fleet_distinct_by_hour RENAME TO fleet_distinct;
+)",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

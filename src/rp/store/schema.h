@@ -9,7 +9,7 @@
 
 namespace enclave::rp::sql {
 
-inline constexpr int64_t kSchemaVersion = 4;
+inline constexpr int64_t kSchemaVersion = 5;
 
 // Brings the database to kSchemaVersion in one transaction (on PostgreSQL under an advisory lock,
 // so nodes starting together migrate once); refuses a newer version with store-schema-newer.
