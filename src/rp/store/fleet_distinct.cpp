@@ -90,4 +90,17 @@ Result<int64_t> CountDistinct(Connection& c, const std::string& stream, const st
   return rows.rows.empty() ? 0 : Int(rows.rows[0], 0);
 }
 
+Result<std::map<int64_t, int64_t>> DevicesPerHour(Connection& c, const std::string& stream,
+                                                  const std::string& k1, const std::string& k2,
+                                                  int64_t from_hour, int64_t to_hour) {
+  ASSIGN_OR_RETURN(auto rows,
+                   c.Exec("SELECT hour, CAST(SUM(n) AS BIGINT) FROM fleet_distinct WHERE stream = $1 "
+                          "AND k1 = $2 AND k2 = $3 AND hour >= $4 AND hour <= $5 GROUP BY hour "
+                          "HAVING SUM(n) > 0",
+                          {stream, k1, k2, from_hour, to_hour}));
+  std::map<int64_t, int64_t> out;
+  for (const Row& r : rows.rows) out[Int(r, 0)] = Int(r, 1);
+  return out;
+}
+
 }  // namespace enclave::rp::sql

@@ -49,4 +49,10 @@ Status ApplyDistinctDeltas(Connection& c, const DistinctDeltas& deltas);
 Result<int64_t> CountDistinct(Connection& c, const std::string& stream, const std::string& k1,
                               const std::string& k2, int64_t from_hour, int64_t to_hour);
 
+// Devices of one stream key in each hour of [from_hour, to_hour] (hours without any left out): in
+// one hour every device is counted once, whatever its gap.
+Result<std::map<int64_t, int64_t>> DevicesPerHour(Connection& c, const std::string& stream,
+                                                  const std::string& k1, const std::string& k2,
+                                                  int64_t from_hour, int64_t to_hour);
+
 }  // namespace enclave::rp::sql

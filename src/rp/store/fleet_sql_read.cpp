@@ -98,15 +98,7 @@ Result<std::map<std::string, int64_t>> FleetReader::ReadActiveBy(const std::stri
 
 Result<std::map<int64_t, int64_t>> FleetReader::ReadActiveSeries(int64_t a, int64_t b) {
   ASSIGN_OR_RETURN(auto c, pool_.Acquire());
-  // In one hour every device of the stream is counted once, whatever its gap.
-  ASSIGN_OR_RETURN(auto rows,
-                   c->Exec("SELECT hour, CAST(SUM(n) AS BIGINT) FROM fleet_distinct WHERE stream = "
-                           "$1 AND k1 = '' AND k2 = '' AND hour >= $2 AND hour <= $3 GROUP BY hour "
-                           "HAVING SUM(n) > 0",
-                           {std::string(kStreamActive), a, b}));
-  std::map<int64_t, int64_t> out;
-  for (const auto& r : rows.rows) out[Int(r, 0)] = Int(r, 1);
-  return out;
+  return DevicesPerHour(*c, kStreamActive, "", "", a, b);
 }
 
 Result<int64_t> FleetReader::ReadAffected(int64_t a, int64_t b) {
@@ -158,15 +150,11 @@ Result<std::vector<SeriesPoint>> FleetReader::ReadAffectedSeries(int64_t a, int6
     points[{Int(r, 0), Text(r, 1), Text(r, 2)}] = 0;
     issues.insert({Text(r, 1), Text(r, 2)});
   }
-  // In one hour every device of the stream is counted once, whatever its gap.
   for (const auto& [k1, k2] : issues) {
-    ASSIGN_OR_RETURN(auto devices,
-                     c->Exec("SELECT hour, CAST(SUM(n) AS BIGINT) FROM fleet_distinct WHERE stream = $1 AND "
-                             "k1 = $2 AND k2 = $3 AND hour >= $4 AND hour <= $5 GROUP BY hour",
-                             {std::string(kStreamIssue), k1, k2, a, b}));
-    for (const auto& r : devices.rows) {
-      auto it = points.find({Int(r, 0), k1, k2});
-      if (it != points.end()) it->second = Int(r, 1);
+    ASSIGN_OR_RETURN(auto devices, DevicesPerHour(*c, kStreamIssue, k1, k2, a, b));
+    for (const auto& [hour, n] : devices) {
+      auto it = points.find({hour, k1, k2});
+      if (it != points.end()) it->second = n;
     }
   }
   std::vector<SeriesPoint> out;
