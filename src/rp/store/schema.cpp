@@ -1,5 +1,6 @@
 #include "rp/store/schema.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -261,7 +262,7 @@ std::string DistinctBackfill() {
   return sql;
 }
 
-Status Migrate(Connection& c) {
+Status Migrate(Connection& c, int64_t target) {
   ASSIGN_OR_RETURN(auto tx, Transaction::Begin(c, /*write=*/true));
   if (c.dialect() == Dialect::kPostgres) {
     // Any constant works as long as every node uses the same one.
@@ -278,7 +279,7 @@ Status Migrate(Connection& c) {
                                         ", newer than this build knows (" + std::to_string(kSchemaVersion) +
                                         "); run a newer enclave-rpd");
   }
-  for (int64_t v = have + 1; v <= kSchemaVersion; ++v) {
+  for (int64_t v = have + 1; v <= std::min(target, kSchemaVersion); ++v) {
     RETURN_IF_ERROR(c.Script(ForDialect(kMigrations[v - 1], c.dialect())));
     RETURN_IF_ERROR(c.Exec("INSERT INTO schema_version (version) VALUES ($1)", {v}));
   }

@@ -2,7 +2,8 @@
 // device row gives: random devices, hours, versions and issues, batches out of time order, reports
 // that change a device-hour's versions, server refusals, logins and re-binds; then random windows.
 // The same inputs go to a SQLite and (when one can be started) a PostgreSQL store; the oracle is
-// SQL over the SQLite file's per-device tables. Migration 4's backfill must give the same counts.
+// SQL over the SQLite file's per-device tables. Migration 4's backfill must give the same counts, and
+// migration 5 must keep them in a store that version 4 left populated.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -10,6 +11,7 @@
 #include <random>
 
 #include "rp/store/schema.h"
+#include "rp/store/sqlite_connection.h"
 #include "rp/store/store.h"
 #include "throwaway_postgres.h"
 
@@ -62,7 +64,7 @@ Inputs RandomInputs(uint32_t seed) {
     const int n = 1 + pick(8);
     for (int i = 0; i < n; ++i) {
       fleet::Report r;
-      r.id = "r" + std::to_string(id++);
+      r.id = "r" + std::to_string(seed) + "-" + std::to_string(id++);
       r.time = (kHour0 + pick(200)) * 3600 + pick(3600);
       r.kind = pick(3) == 0 ? "failure" : "heartbeat";
       r.enclave_version = pick(2) ? "1.2.0" : "1.3.0";
@@ -226,6 +228,61 @@ TEST(FleetDistinct, CountsKeptAtIngestEqualCountsOverEveryDevice) {
     ExpectCountsMatch((*lite)->Fleet(), db, seed + 100, "sqlite after backfill");
     sqlite3_close(db);
   }
+  std::filesystem::remove_all(dir);
+}
+
+// A store as a version-4 release left it (migrations 1 to 4, then ingest's rows, among them
+// fleet_distinct rows whose count went back to zero), opened by this build: migration 5 rebuilds
+// fleet_distinct under its new key, keeps every counted row, and the counts still equal the
+// oracle's, before and after more ingest.
+TEST(FleetDistinct, MigrationFiveKeepsTheCountsOfAPopulatedVersionFourStore) {
+  const auto dir = std::filesystem::temp_directory_path() / ("rp-distinct-v4-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string current = (dir / "current.sqlite").string(), old = (dir / "v4.sqlite").string();
+  const uint32_t seed = 7;
+  {
+    // The rows: ingest into a store of this build (its tables other than fleet_distinct are
+    // version 4's; fleet_distinct has the same columns under another key).
+    auto store = OpenStore("sqlite:" + current);
+    ASSERT_TRUE(store.ok()) << store.error().description;
+    Feed((*store)->Fleet(), RandomInputs(seed));
+  }
+  {
+    auto c = sql::OpenSqlite(old);
+    ASSERT_TRUE(c.ok()) << c.error().description;
+    ASSERT_TRUE(sql::Migrate(**c, 4).ok());
+    auto tables = (*c)->Exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN "
+                             "('schema_version', 'sqlite_sequence') ORDER BY name");
+    ASSERT_TRUE(tables.ok());
+    ASSERT_TRUE((*c)->Script("ATTACH DATABASE '" + current + "' AS cur").ok());
+    for (const sql::Row& row : tables->rows) {
+      const std::string t = sql::Text(row, 0);
+      ASSERT_TRUE((*c)->Script("INSERT INTO main." + t + " SELECT * FROM cur." + t).ok()) << t;
+    }
+    ASSERT_TRUE((*c)->Script("DETACH DATABASE cur").ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(old.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(Scalar(db, "SELECT MAX(version) FROM schema_version"), 4);
+  const int64_t counted = Scalar(db, "SELECT COUNT(*) FROM fleet_distinct WHERE n <> 0");
+  ASSERT_GT(counted, 100);
+  // Reports that change a device-hour's versions move its count from one key to another.
+  ASSERT_GT(Scalar(db, "SELECT COUNT(*) FROM fleet_distinct WHERE n = 0"), 0);
+
+  auto store = OpenStore("sqlite:" + old);  // as enclave-rpd starts: migrates to 5
+  ASSERT_TRUE(store.ok()) << store.error().description;
+  EXPECT_EQ(Scalar(db, "SELECT MAX(version) FROM schema_version"), sql::kSchemaVersion);
+  EXPECT_EQ(Scalar(db, "SELECT COUNT(*) FROM fleet_distinct WHERE n <> 0"), counted);
+  EXPECT_EQ(Scalar(db, "SELECT COUNT(*) FROM fleet_distinct WHERE n = 0"), 0);
+  EXPECT_EQ(Scalar(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'fleet_distinct' AND "
+                       "sql LIKE '%PRIMARY KEY (stream, k1, hour, k2, prev)%'"),
+            1);
+  ExpectCountsMatch((*store)->Fleet(), db, seed, "migrated to 5");
+  Feed((*store)->Fleet(), RandomInputs(seed + 1));
+  ExpectCountsMatch((*store)->Fleet(), db, seed + 1, "migrated to 5, then more ingest");
+  sqlite3_close(db);
+  (*store).reset();
   std::filesystem::remove_all(dir);
 }
 
