@@ -252,8 +252,9 @@ TEST(FleetDistinct, MigrationFiveKeepsTheCountsOfAPopulatedVersionFourStore) {
     auto c = sql::OpenSqlite(old);
     ASSERT_TRUE(c.ok()) << c.error().description;
     ASSERT_TRUE(sql::Migrate(**c, 4).ok());
-    auto tables = (*c)->Exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN "
-                             "('schema_version', 'sqlite_sequence') ORDER BY name");
+    auto tables = (*c)->Exec(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN "
+        "('schema_version', 'sqlite_sequence') ORDER BY name");
     ASSERT_TRUE(tables.ok());
     ASSERT_TRUE((*c)->Script("ATTACH DATABASE '" + current + "' AS cur").ok());
     for (const sql::Row& row : tables->rows) {
@@ -275,8 +276,9 @@ TEST(FleetDistinct, MigrationFiveKeepsTheCountsOfAPopulatedVersionFourStore) {
   EXPECT_EQ(Scalar(db, "SELECT MAX(version) FROM schema_version"), sql::kSchemaVersion);
   EXPECT_EQ(Scalar(db, "SELECT COUNT(*) FROM fleet_distinct WHERE n <> 0"), counted);
   EXPECT_EQ(Scalar(db, "SELECT COUNT(*) FROM fleet_distinct WHERE n = 0"), 0);
-  EXPECT_EQ(Scalar(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'fleet_distinct' AND "
-                       "sql LIKE '%PRIMARY KEY (stream, k1, hour, k2, prev)%'"),
+  EXPECT_EQ(Scalar(db,
+                   "SELECT COUNT(*) FROM sqlite_master WHERE name = 'fleet_distinct' AND "
+                   "sql LIKE '%PRIMARY KEY (stream, k1, hour, k2, prev)%'"),
             1);
   ExpectCountsMatch((*store)->Fleet(), db, seed, "migrated to 5");
   Feed((*store)->Fleet(), RandomInputs(seed + 1));
